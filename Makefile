@@ -1,0 +1,62 @@
+# dualnet — the two set-up commands are `make demo` and `make test`.
+# Every target that needs Python first makes sure .venv exists, is usable and holds
+# the project as pyproject.toml describes it now; nothing has to be installed by hand.
+
+SHELL  := /bin/bash
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.dualnet-installed
+PIP    := $(BIN)/python -m pip --disable-pip-version-check
+# The local package mirrors print one warning per missing folder; they are noise.
+QUIET_PIP := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+.PHONY: install demo test docs docs-check lint bench clean
+
+install: $(STAMP)
+
+# Recreate the environment when it is missing or broken (for example made by another
+# Python), and reinstall whenever pyproject.toml is newer than the last install.
+$(STAMP): pyproject.toml
+	@if ! $(BIN)/python -c "import sys" >/dev/null 2>&1; then \
+		echo "creating $(VENV) with $$($(PYTHON) --version)"; \
+		rm -rf $(VENV); \
+		$(PYTHON) -m venv $(VENV); \
+	fi
+	@echo "installing dualnet with its test, docs and lint extras into $(VENV) (a minute or two the first time)"
+	@set -o pipefail; $(PIP) install --quiet -e ".[test,docs,lint]" $(QUIET_PIP)
+	@$(BIN)/python -c "import dualnet, reference_numpy, torch_impl" \
+		|| { echo "the install did not produce importable packages"; exit 1; }
+	@touch $@
+
+demo: $(STAMP)
+	$(BIN)/dualnet check
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+docs: $(STAMP)
+	rm -rf docs/_build/html
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+
+# Opens a built derivation page in headless Chromium and fails unless MathJax typeset
+# its math. Installs Debian's chromium when it is missing; not part of CI.
+docs-check: docs
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium"; \
+		apt-get install -y -q chromium >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }
+	$(BIN)/python docs/check_math.py docs/_build/html/derivations/affine.html
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	@for script in benchmarks/*.py; do \
+		echo "== $$script"; \
+		$(BIN)/python $$script || exit 1; \
+	done
+
+clean:
+	rm -rf $(VENV) docs/_build .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,171 @@
+"""What the registry knows about one component, and builders for the classic calling forms.
+
+A :class:`Component` reduces every component to three uniform calls, which is all the
+cross-check engine (``dualnet/crosscheck.py``) needs:
+
+* ``forward_numpy(case) -> (outputs, cache)``, outputs a tuple of arrays;
+* ``backward_numpy(douts, cache, case) -> {input name: gradient}`` for every name in
+  ``case.wrt``;
+* ``forward_torch(tensors, case) -> outputs``, a tuple of tensors.
+
+Most components follow one of the classic forms, and :func:`layer` and :func:`combined_loss`
+build the three calls from the public functions. A component with an unusual form writes its
+three calls by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class Case:
+    """One concrete set of inputs for a component.
+
+    Attributes:
+        inputs: The array arguments, in the order the functions take them.
+        wrt: Names of the differentiable inputs, in the order the backward pass returns
+            their gradients.
+        config: Further positional arguments (a parameter dict, a slope), passed unchanged
+            after the arrays to both backends.
+    """
+
+    inputs: dict[str, np.ndarray]
+    wrt: tuple[str, ...]
+    config: tuple = ()
+
+
+@dataclass(frozen=True)
+class Component:
+    """A component as the registry sees it: how to make inputs and how each backend runs it.
+
+    Attributes:
+        name: The component's name, which is also the torch function's name (``"affine"``).
+        topic: Group used for test markers and the docs (``"layers"``).
+        summary: One line saying what it computes.
+        page: The docs derivation page, relative to ``docs/`` and without suffix.
+        make_case: ``make_case(rng, dtype) -> Case``: random inputs, away from kinks.
+        forward_numpy: ``(case) -> (outputs, cache)``.
+        backward_numpy: ``(douts, cache, case) -> {name: gradient}``.
+        forward_torch: ``(tensors, case) -> outputs``.
+        implementations: Dotted names of the public functions, NumPy first.
+        variant: Distinguishes entries of one component run in different settings (dropout
+            in ``"train"`` and ``"test"`` mode); empty when there is one entry.
+    """
+
+    name: str
+    topic: str
+    summary: str
+    page: str
+    make_case: Callable[[np.random.Generator, np.dtype], Case]
+    forward_numpy: Callable[[Case], tuple[tuple[np.ndarray, ...], Any]]
+    backward_numpy: Callable[[tuple[np.ndarray, ...], Any, Case], dict[str, np.ndarray]]
+    forward_torch: Callable[[dict[str, torch.Tensor], Case], tuple[torch.Tensor, ...]]
+    implementations: tuple[str, ...] = ()
+    variant: str = ""
+
+    @property
+    def key(self) -> str:
+        """The registry key: ``name``, or ``name[variant]`` for a variant."""
+        return f"{self.name}[{self.variant}]" if self.variant else self.name
+
+
+def dotted_name(function: Callable) -> str:
+    """``module.qualname`` of a function, e.g. ``reference_numpy.layers.affine_forward``."""
+    return f"{function.__module__}.{function.__qualname__}"
+
+
+def as_tuple(value) -> tuple:
+    """``value`` itself if it is a tuple, else a one-element tuple holding it."""
+    return value if isinstance(value, tuple) else (value,)
+
+
+def layer(
+    *,
+    name: str,
+    topic: str,
+    summary: str,
+    page: str,
+    make_case: Callable[[np.random.Generator, np.dtype], Case],
+    forward: Callable,
+    backward: Callable,
+    torch_function: Callable,
+    torch_kwargs: Callable[[Case], dict] | None = None,
+    variant: str = "",
+) -> Component:
+    """A component in the classic layer form.
+
+    ``forward(*inputs, *config) -> (*outputs, cache)``; ``backward(*douts, cache)`` returns
+    one gradient or a tuple of them in ``case.wrt`` order; ``torch_function(*tensors, *config,
+    **torch_kwargs(case))`` returns an output or a tuple of outputs.
+    """
+
+    def forward_numpy(case: Case):
+        *outputs, cache = forward(*case.inputs.values(), *case.config)
+        return tuple(outputs), cache
+
+    def backward_numpy(douts, cache, case: Case):
+        return dict(zip(case.wrt, as_tuple(backward(*douts, cache)), strict=True))
+
+    def forward_torch(tensors, case: Case):
+        extra = torch_kwargs(case) if torch_kwargs else {}
+        return as_tuple(torch_function(*tensors.values(), *case.config, **extra))
+
+    return Component(
+        name=name,
+        topic=topic,
+        summary=summary,
+        page=page,
+        make_case=make_case,
+        forward_numpy=forward_numpy,
+        backward_numpy=backward_numpy,
+        forward_torch=forward_torch,
+        implementations=(dotted_name(forward), dotted_name(backward), dotted_name(torch_function)),
+        variant=variant,
+    )
+
+
+def combined_loss(
+    *,
+    name: str,
+    topic: str,
+    summary: str,
+    page: str,
+    make_case: Callable[[np.random.Generator, np.dtype], Case],
+    loss: Callable,
+    torch_function: Callable,
+) -> Component:
+    """A loss in the classic combined form ``loss(x, y) -> (loss, dx)``.
+
+    Its one output is the scalar loss; the gradient for an upstream gradient ``dloss`` is
+    ``dloss * dx``. ``case.wrt`` names the single differentiable input.
+    """
+
+    def forward_numpy(case: Case):
+        value, dx = loss(*case.inputs.values(), *case.config)
+        return (np.asarray(value),), dx
+
+    def backward_numpy(douts, cache, case: Case):
+        (dloss,) = douts
+        (wrt,) = case.wrt
+        return {wrt: dloss * cache}
+
+    def forward_torch(tensors, case: Case):
+        return (torch_function(*tensors.values(), *case.config),)
+
+    return Component(
+        name=name,
+        topic=topic,
+        summary=summary,
+        page=page,
+        make_case=make_case,
+        forward_numpy=forward_numpy,
+        backward_numpy=backward_numpy,
+        forward_torch=forward_torch,
+        implementations=(dotted_name(loss), dotted_name(torch_function)),
+    )

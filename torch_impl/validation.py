@@ -1,0 +1,101 @@
+"""Input checks shared by the PyTorch components.
+
+The twin of ``reference_numpy/validation.py``, for tensors: PyTorch broadcasts as silently as
+NumPy does, so the same mistakes get the same ``ValueError`` messages here.
+"""
+
+from __future__ import annotations
+
+import numbers
+import math
+
+import torch
+
+
+def format_shape(shape) -> str:
+    """``(2, 3)`` for a tuple of ints; symbolic entries such as ``"N"`` are printed as they are."""
+    parts = [str(s) for s in shape]
+    if len(parts) == 1:
+        return f"({parts[0]},)"
+    return "(" + ", ".join(parts) + ")"
+
+
+def check_tensor(func: str, name: str, value) -> None:
+    """Fail unless ``value`` is a tensor."""
+    if not isinstance(value, torch.Tensor):
+        raise ValueError(f"{func}: {name} must be a torch.Tensor, got {type(value).__name__}")
+
+
+def check_ndim(func: str, name: str, tensor: torch.Tensor, ndim: int, meaning: str) -> None:
+    """Fail unless ``tensor`` has exactly ``ndim`` dimensions; ``meaning`` names them."""
+    check_tensor(func, name, tensor)
+    if tensor.dim() != ndim:
+        raise ValueError(
+            f"{func}: {name} has shape {format_shape(tensor.shape)}, "
+            f"expected {ndim} dimensions {meaning}"
+        )
+
+
+def check_min_ndim(func: str, name: str, tensor: torch.Tensor, ndim: int, meaning: str) -> None:
+    """Fail unless ``tensor`` has at least ``ndim`` dimensions."""
+    check_tensor(func, name, tensor)
+    if tensor.dim() < ndim:
+        raise ValueError(
+            f"{func}: {name} has shape {format_shape(tensor.shape)}, "
+            f"expected at least {ndim} dimensions {meaning}"
+        )
+
+
+def check_shape(func: str, name: str, tensor: torch.Tensor, expected: tuple, because: str) -> None:
+    """Fail unless ``tensor.shape == expected``; ``because`` says where the expectation comes from."""
+    check_tensor(func, name, tensor)
+    if tuple(tensor.shape) != tuple(expected):
+        raise ValueError(
+            f"{func}: {name} has shape {format_shape(tensor.shape)}, "
+            f"expected {format_shape(expected)} {because}"
+        )
+
+
+def check_finite(func: str, name: str, tensor: torch.Tensor) -> None:
+    """Fail if ``tensor`` holds a NaN or an infinity."""
+    finite = torch.isfinite(tensor)
+    if not bool(finite.all()):
+        bad = int(tensor.numel() - finite.sum())
+        raise ValueError(f"{func}: {name} holds {bad} non-finite value(s) (NaN or infinity)")
+
+
+def check_labels(func: str, name: str, y: torch.Tensor, count: int, num_classes: int) -> None:
+    """Fail unless ``y`` is a vector of ``count`` integer class labels in ``[0, num_classes)``."""
+    check_tensor(func, name, y)
+    if y.dtype.is_floating_point or y.dtype.is_complex or y.dtype == torch.bool:
+        raise ValueError(f"{func}: {name} must hold integer class labels, got dtype {y.dtype}")
+    check_shape(func, name, y, (count,), "(one label per row of x)")
+    if count and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        raise ValueError(
+            f"{func}: {name} holds labels from {int(y.min())} to {int(y.max())}, "
+            f"expected labels in [0, {num_classes}) for the {num_classes} columns of x"
+        )
+
+
+def check_real(func: str, name: str, value) -> float:
+    """Fail unless ``value`` is a finite real number; return it as a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{func}: {name} must be a real number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{func}: {name} must be finite, got {value!r}")
+    return float(value)
+
+
+def check_probability(func: str, name: str, value) -> float:
+    """Fail unless ``value`` is a real number in ``[0, 1]``; return it as a float."""
+    value = check_real(func, name, value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{func}: {name} must lie in [0, 1], got {value!r}")
+    return value
+
+
+def check_choice(func: str, name: str, value, choices: tuple) -> None:
+    """Fail unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{func}: {name} must be one of {allowed}, got {value!r}")
