@@ -38,7 +38,9 @@ def format_table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
     def line(cells):
-        return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip()
+        return "  ".join(
+            cell.ljust(width) for cell, width in zip(cells, widths, strict=True)
+        ).rstrip()
 
     rule = "  ".join("-" * width for width in widths)
     return "\n".join([line(header), rule, *(line(row) for row in rows)])
@@ -133,7 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
         "forward vs PyTorch, NumPy backward vs autograd, and in float64 NumPy backward vs "
         "centred finite differences. Exits 1 when anything disagrees.",
     )
-    check.add_argument("names", nargs="*", metavar="NAME", help="components to check (default: all)")
+    check.add_argument(
+        "names", nargs="*", metavar="NAME", help="components to check (default: all)"
+    )
     check.add_argument(
         "--dtype", choices=[*crosscheck.DTYPES, "all"], default="all", help="default: all"
     )

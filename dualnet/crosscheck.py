@@ -182,7 +182,9 @@ def finite_difference_gradients(component: Component, case: Case, douts) -> dict
 def check_component(component: Component, dtype: str = "float64", seed: int = 0) -> CheckResult:
     """Check one component in one dtype against PyTorch and, in float64, finite differences."""
     if dtype not in BOUNDS:
-        raise ValueError(f"check_component: dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        raise ValueError(
+            f"check_component: dtype must be one of {', '.join(DTYPES)}, got {dtype!r}"
+        )
     rng = case_rng(component, seed)
     case = component.make_case(rng, np.dtype(dtype))
     outputs, cache = component.forward_numpy(fresh(case))

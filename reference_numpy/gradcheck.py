@@ -80,7 +80,8 @@ def eval_numerical_gradient_array(
 
 
 def rel_error(x, y) -> float:
-    r"""Largest elementwise relative error, :math:`\max_i |x_i - y_i| / \max(10^{-8}, |x_i| + |y_i|)`.
+    r"""Largest elementwise relative error,
+    :math:`\max_i |x_i - y_i| / \max(10^{-8}, |x_i| + |y_i|)`.
 
     Args:
         x: Array (or scalar).

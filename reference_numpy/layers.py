@@ -122,7 +122,8 @@ def relu_backward(dout: np.ndarray, cache):
 
 
 def leaky_relu_forward(x: np.ndarray, alpha: float = 0.01):
-    r"""Leaky ReLU, elementwise: :math:`\mathrm{out} = x` where :math:`x > 0`, else :math:`\alpha x`.
+    r"""Leaky ReLU, elementwise: :math:`\mathrm{out} = x` where :math:`x > 0`, else
+    :math:`\alpha x`.
 
     Args:
         x: Inputs of any shape.

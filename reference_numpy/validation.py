@@ -30,7 +30,7 @@ def check_array(func: str, name: str, value) -> None:
 
 
 def check_ndim(func: str, name: str, array: np.ndarray, ndim: int, meaning: str) -> None:
-    """Fail unless ``array`` has exactly ``ndim`` dimensions; ``meaning`` names them, e.g. ``(N, C)``."""
+    """Fail unless ``array`` has exactly ``ndim`` dimensions; ``meaning`` names them."""
     check_array(func, name, array)
     if array.ndim != ndim:
         raise ValueError(
@@ -50,7 +50,7 @@ def check_min_ndim(func: str, name: str, array: np.ndarray, ndim: int, meaning: 
 
 
 def check_shape(func: str, name: str, array: np.ndarray, expected: tuple, because: str) -> None:
-    """Fail unless ``array.shape == expected``; ``because`` says where the expectation comes from."""
+    """Fail unless ``array.shape == expected``; ``because`` says why that is expected."""
     check_array(func, name, array)
     if tuple(array.shape) != tuple(expected):
         raise ValueError(

@@ -42,7 +42,11 @@ def affine(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     n = x.shape[0]
     d = math.prod(x.shape[1:])
     check_shape(
-        func, "w", w, (d, w.shape[1]), f"(D rows, D = {d} numbers per example of x {tuple(x.shape)})"
+        func,
+        "w",
+        w,
+        (d, w.shape[1]),
+        f"(D rows, D = {d} numbers per example of x {tuple(x.shape)})",
     )
     check_shape(func, "b", b, (w.shape[1],), f"(one bias per column of w {tuple(w.shape)})")
     return x.reshape(n, d) @ w + b

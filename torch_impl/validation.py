@@ -6,8 +6,8 @@ NumPy does, so the same mistakes get the same ``ValueError`` messages here.
 
 from __future__ import annotations
 
-import numbers
 import math
+import numbers
 
 import torch
 
@@ -47,7 +47,7 @@ def check_min_ndim(func: str, name: str, tensor: torch.Tensor, ndim: int, meanin
 
 
 def check_shape(func: str, name: str, tensor: torch.Tensor, expected: tuple, because: str) -> None:
-    """Fail unless ``tensor.shape == expected``; ``because`` says where the expectation comes from."""
+    """Fail unless ``tensor.shape == expected``; ``because`` says why that is expected."""
     check_tensor(func, name, tensor)
     if tuple(tensor.shape) != tuple(expected):
         raise ValueError(
