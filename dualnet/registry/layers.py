@@ -1,4 +1,4 @@
-"""Registry entries for the fully connected layers and activations (``layers.py``, both backends)."""
+"""Registry entries for the fully connected layers and activations (layers.py, both backends)."""
 
 from __future__ import annotations
 

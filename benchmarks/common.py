@@ -1,0 +1,24 @@
+"""Timing helpers shared by the benchmarks: best-of-repeats wall time and a plain-text table."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+def best_time(function: Callable[[], object], repeats: int = 7, number: int = 3) -> float:
+    """Best wall time of one call, in seconds, over ``repeats`` rounds of ``number`` calls."""
+    function()  # warm up caches, allocators and lazy initialisation
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(number):
+            function()
+        best = min(best, (time.perf_counter() - start) / number)
+    return best
+
+
+def print_table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

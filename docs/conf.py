@@ -1,0 +1,43 @@
+"""Sphinx configuration for the dualnet docs (MyST Markdown, furo, MathJax served locally)."""
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "_ext"))
+sys.path.insert(0, str(HERE.parent))
+
+project = "dualnet"
+author = "The dualnet developers"
+copyright = "2026, the dualnet developers"
+release = "0.1.0"
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+    # copies MathJax into _static and points Sphinx at it: math renders with no network
+    "sphinx-mathjax-offline",
+    "sphinxcontrib.bibtex",
+    "agreement",
+]
+
+source_suffix = {".md": "markdown"}
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3
+
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+
+bibtex_bibfiles = ["references.bib"]
+bibtex_default_style = "alpha"
+
+html_theme = "furo"
+html_title = "dualnet"
+html_static_path = ["_static"]
+html_css_files = ["dualnet.css"]
