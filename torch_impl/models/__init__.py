@@ -1,0 +1,2 @@
+"""Whole models in PyTorch (``nn.Module`` objects), with parameters that can be exchanged with
+``reference_numpy.models``."""
