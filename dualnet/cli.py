@@ -29,7 +29,7 @@ def format_bound(value: float) -> str:
 
 
 def format_errors(errors: dict[str, float] | None) -> str:
-    if errors is None:
+    if not errors:
         return "-"
     return "  ".join(f"d{name} {format_error(value)}" for name, value in errors.items())
 

@@ -143,6 +143,8 @@ def torch_outputs_and_gradients(component: Component, case: Case, douts):
         for name, array in case.inputs.items()
     }
     outputs = component.forward_torch(tensors, case)
+    if not case.wrt:  # nothing to differentiate (an optimizer's trajectory)
+        return tuple(o.detach().numpy() for o in outputs), {}
     wrt = [tensors[name] for name in case.wrt]
     grads = torch.autograd.grad(
         outputs,

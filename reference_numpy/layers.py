@@ -239,3 +239,224 @@ def dropout_backward(dout: np.ndarray, cache):
     if multiplier is None:
         return dout.copy()
     return dout * multiplier
+
+
+# --------------------------------------------------------------------------------------------
+# Batch normalization and layer normalization
+# --------------------------------------------------------------------------------------------
+
+
+def _check_norm_inputs(func: str, x, gamma, beta) -> None:
+    check_ndim(func, "x", x, 2, "(N, D)")
+    d = x.shape[1]
+    check_shape(func, "gamma", gamma, (d,), f"(one scale per feature of x {x.shape})")
+    check_shape(func, "beta", beta, (d,), f"(one shift per feature of x {x.shape})")
+
+
+def _positive(func: str, name: str, value) -> float:
+    value = check_real(func, name, value)
+    if value <= 0:
+        raise ValueError(f"{func}: {name} must be positive, got {value!r}")
+    return value
+
+
+def _batchnorm_settings(func: str, bn_param, d: int, dtype):
+    """``(mode, eps, momentum, running_mean, running_var)`` from ``bn_param``, checked."""
+    if not isinstance(bn_param, dict):
+        raise ValueError(f"{func}: bn_param must be a dict, got {type(bn_param).__name__}")
+    if "mode" not in bn_param:
+        raise ValueError(f"{func}: bn_param needs 'mode', 'train' or 'test'")
+    mode = bn_param["mode"]
+    check_choice(func, "bn_param['mode']", mode, ("train", "test"))
+    eps = _positive(func, "bn_param['eps']", bn_param.get("eps", 1e-5))
+    momentum = check_probability(func, "bn_param['momentum']", bn_param.get("momentum", 0.9))
+    running_mean = bn_param.get("running_mean", np.zeros(d, dtype=dtype))
+    running_var = bn_param.get("running_var", np.ones(d, dtype=dtype))
+    check_shape(func, "bn_param['running_mean']", running_mean, (d,), "(one per feature)")
+    check_shape(func, "bn_param['running_var']", running_var, (d,), "(one per feature)")
+    return mode, eps, momentum, running_mean, running_var
+
+
+def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict):
+    r"""Batch normalization: normalize every feature over the batch, then scale and shift.
+
+    In training mode, with the batch statistics of feature :math:`d`,
+
+    .. math::
+
+        \mu_d = \frac1N \sum_n x_{nd}, \qquad
+        \sigma_d^2 = \frac1N \sum_n (x_{nd} - \mu_d)^2, \qquad
+        \hat x_{nd} = \frac{x_{nd} - \mu_d}{\sqrt{\sigma_d^2 + \epsilon}}, \qquad
+        \mathrm{out}_{nd} = \gamma_d \hat x_{nd} + \beta_d,
+
+    and the running statistics are updated in ``bn_param`` as in the classic assignment,
+    :math:`r \leftarrow m\, r + (1 - m)\, s` with momentum :math:`m` the weight of the old
+    value, for the mean and for the (biased) variance. In test mode the running statistics
+    replace :math:`\mu` and :math:`\sigma^2`.
+
+    Args:
+        x: Inputs, shape ``(N, D)``.
+        gamma: Scales, shape ``(D,)``.
+        beta: Shifts, shape ``(D,)``.
+        bn_param: ``{'mode': 'train' or 'test', 'eps': 1e-5, 'momentum': 0.9,
+            'running_mean': (D,) array, 'running_var': (D,) array}``; only ``mode`` is
+            required. Missing running statistics start at mean 0 and variance 1. In training
+            mode the two running arrays are replaced by their updated values.
+
+    Returns:
+        ``(out, cache)``: ``out`` of shape ``(N, D)``;
+        ``cache = (mode, x_hat, gamma, std)`` with ``std`` of shape ``(D,)``.
+    """
+    func = "batchnorm_forward"
+    _check_norm_inputs(func, x, gamma, beta)
+    mode, eps, momentum, running_mean, running_var = _batchnorm_settings(
+        func, bn_param, x.shape[1], x.dtype
+    )
+    if mode == "train":
+        mean = x.mean(axis=0)
+        var = ((x - mean) ** 2).mean(axis=0)
+        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
+        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
+    else:
+        mean, var = running_mean, running_var
+    std = np.sqrt(var + eps)
+    x_hat = (x - mean) / std
+    return gamma * x_hat + beta, (mode, x_hat, gamma, std)
+
+
+def batchnorm_backward(dout: np.ndarray, cache):
+    r"""Backward pass of :func:`batchnorm_forward`, one node of the computation graph at a time.
+
+    The forward pass is the chain :math:`\mu \to x_c = x - \mu \to \sigma^2 \to
+    s = (\sigma^2 + \epsilon)^{-1/2} \to \hat x = x_c s \to \mathrm{out}`; this function walks
+    it backwards, adding the contributions of every path (see the derivation page). In test
+    mode the statistics are constants and
+    :math:`\overline{x} = \gamma\,\overline{\mathrm{out}} / \mathrm{std}`.
+
+    Args:
+        dout: Upstream gradient, shape ``(N, D)``.
+        cache: ``(mode, x_hat, gamma, std)`` from :func:`batchnorm_forward`.
+
+    Returns:
+        ``(dx, dgamma, dbeta)`` of shapes ``(N, D)``, ``(D,)``, ``(D,)``.
+    """
+    mode, x_hat, gamma, std = cache
+    check_shape("batchnorm_backward", "dout", dout, x_hat.shape, "(N, D), the shape of x")
+    n = x_hat.shape[0]
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * x_hat).sum(axis=0)
+    dx_hat = dout * gamma
+    if mode == "test":
+        return dx_hat / std, dgamma, dbeta
+
+    x_centred = x_hat * std  # x - mu
+    inv_std = 1.0 / std  # s = (var + eps)^(-1/2)
+    # x_hat = x_centred * inv_std
+    dx_centred = dx_hat * inv_std
+    dinv_std = (dx_hat * x_centred).sum(axis=0)
+    # inv_std = (var + eps)^(-1/2)
+    dvar = dinv_std * (-0.5) * inv_std**3
+    # var = mean(x_centred^2): a second path into x_centred
+    dx_centred = dx_centred + dvar * 2.0 * x_centred / n
+    # x_centred = x - mu and mu = mean(x)
+    dmean = -dx_centred.sum(axis=0)
+    dx = dx_centred + dmean / n
+    return dx, dgamma, dbeta
+
+
+def batchnorm_backward_alt(dout: np.ndarray, cache):
+    r"""Backward pass of :func:`batchnorm_forward` in one compact formula.
+
+    Simplifying the graph walk of :func:`batchnorm_backward` gives, per feature,
+
+    .. math::
+
+        \overline{x} = \frac{1}{N \cdot \mathrm{std}} \left( N\, \overline{\hat x}
+            - \textstyle\sum_n \overline{\hat x}
+            - \hat x \sum_n \overline{\hat x} \odot \hat x \right),
+        \qquad \overline{\hat x} = \gamma\, \overline{\mathrm{out}} .
+
+    Args:
+        dout: Upstream gradient, shape ``(N, D)``.
+        cache: ``(mode, x_hat, gamma, std)`` from :func:`batchnorm_forward`.
+
+    Returns:
+        ``(dx, dgamma, dbeta)`` of shapes ``(N, D)``, ``(D,)``, ``(D,)``.
+    """
+    mode, x_hat, gamma, std = cache
+    check_shape("batchnorm_backward_alt", "dout", dout, x_hat.shape, "(N, D), the shape of x")
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * x_hat).sum(axis=0)
+    dx_hat = dout * gamma
+    if mode == "test":
+        return dx_hat / std, dgamma, dbeta
+    n = x_hat.shape[0]
+    dx = (n * dx_hat - dx_hat.sum(axis=0) - x_hat * (dx_hat * x_hat).sum(axis=0)) / (n * std)
+    return dx, dgamma, dbeta
+
+
+def layernorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, ln_param: dict):
+    r"""Layer normalization: normalize every example over its features, then scale and shift.
+
+    .. math::
+
+        \mu_n = \frac1D \sum_d x_{nd}, \qquad
+        \sigma_n^2 = \frac1D \sum_d (x_{nd} - \mu_n)^2, \qquad
+        \mathrm{out}_{nd} = \gamma_d \frac{x_{nd} - \mu_n}{\sqrt{\sigma_n^2 + \epsilon}} + \beta_d .
+
+    The statistics belong to each example, so training and test mode are the same and there
+    are no running statistics.
+
+    Args:
+        x: Inputs, shape ``(N, D)``.
+        gamma: Scales, shape ``(D,)``.
+        beta: Shifts, shape ``(D,)``.
+        ln_param: ``{'eps': 1e-5}`` (optional keys).
+
+    Returns:
+        ``(out, cache)``: ``out`` of shape ``(N, D)``; ``cache = (x_hat, gamma, std)`` with
+        ``std`` of shape ``(N, 1)``.
+    """
+    func = "layernorm_forward"
+    _check_norm_inputs(func, x, gamma, beta)
+    if not isinstance(ln_param, dict):
+        raise ValueError(f"{func}: ln_param must be a dict, got {type(ln_param).__name__}")
+    eps = _positive(func, "ln_param['eps']", ln_param.get("eps", 1e-5))
+    mean = x.mean(axis=1, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=1, keepdims=True)
+    std = np.sqrt(var + eps)
+    x_hat = (x - mean) / std
+    return gamma * x_hat + beta, (x_hat, gamma, std)
+
+
+def layernorm_backward(dout: np.ndarray, cache):
+    r"""Backward pass of :func:`layernorm_forward`: the batch-norm formula along the features.
+
+    .. math::
+
+        \overline{x} = \frac{1}{D \cdot \mathrm{std}} \left( D\, \overline{\hat x}
+            - \textstyle\sum_d \overline{\hat x}
+            - \hat x \sum_d \overline{\hat x} \odot \hat x \right),
+        \qquad \overline{\hat x} = \gamma\, \overline{\mathrm{out}},
+
+    with the sums over the features of each example.
+
+    Args:
+        dout: Upstream gradient, shape ``(N, D)``.
+        cache: ``(x_hat, gamma, std)`` from :func:`layernorm_forward`.
+
+    Returns:
+        ``(dx, dgamma, dbeta)`` of shapes ``(N, D)``, ``(D,)``, ``(D,)``.
+    """
+    x_hat, gamma, std = cache
+    check_shape("layernorm_backward", "dout", dout, x_hat.shape, "(N, D), the shape of x")
+    d = x_hat.shape[1]
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * x_hat).sum(axis=0)
+    dx_hat = dout * gamma
+    dx = (
+        d * dx_hat
+        - dx_hat.sum(axis=1, keepdims=True)
+        - x_hat * (dx_hat * x_hat).sum(axis=1, keepdims=True)
+    ) / (d * std)
+    return dx, dgamma, dbeta

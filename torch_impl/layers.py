@@ -107,3 +107,103 @@ def dropout(x: torch.Tensor, dropout_param: dict, mask: torch.Tensor | None = No
         check_shape(func, "mask", mask, tuple(x.shape), "(the shape of x)")
     keep_scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
     return x * (mask.to(x.dtype) * keep_scale)
+
+
+# --------------------------------------------------------------------------------------------
+# Batch normalization and layer normalization
+# --------------------------------------------------------------------------------------------
+
+
+def _positive(func: str, name: str, value) -> float:
+    value = check_real(func, name, value)
+    if value <= 0:
+        raise ValueError(f"{func}: {name} must be positive, got {value!r}")
+    return value
+
+
+def batchnorm_statistics(func: str, x: torch.Tensor, bn_param: dict, channels: int):
+    """Read and check ``bn_param``; running statistics come back as tensors on ``x``'s device.
+
+    Returns:
+        ``(mode, eps, momentum, running_mean, running_var)``.
+    """
+    if not isinstance(bn_param, dict):
+        raise ValueError(f"{func}: bn_param must be a dict, got {type(bn_param).__name__}")
+    if "mode" not in bn_param:
+        raise ValueError(f"{func}: bn_param needs 'mode', 'train' or 'test'")
+    mode = bn_param["mode"]
+    check_choice(func, "bn_param['mode']", mode, ("train", "test"))
+    eps = _positive(func, "bn_param['eps']", bn_param.get("eps", 1e-5))
+    momentum = check_probability(func, "bn_param['momentum']", bn_param.get("momentum", 0.9))
+    options = {"dtype": x.dtype, "device": x.device}
+    running_mean = torch.as_tensor(bn_param.get("running_mean", torch.zeros(channels)), **options)
+    running_var = torch.as_tensor(bn_param.get("running_var", torch.ones(channels)), **options)
+    check_shape(func, "bn_param['running_mean']", running_mean, (channels,), "(one per feature)")
+    check_shape(func, "bn_param['running_var']", running_var, (channels,), "(one per feature)")
+    return mode, eps, momentum, running_mean, running_var
+
+
+def normalize_batch(func: str, x, gamma, beta, bn_param: dict, dims: tuple[int, ...]):
+    """``F.batch_norm`` with the classic running-statistics update, shared by the flat and the
+    spatial version; ``dims`` are the dimensions the statistics are taken over."""
+    channels = x.shape[1]
+    check_shape(func, "gamma", gamma, (channels,), f"(one scale per channel of x {tuple(x.shape)})")
+    check_shape(func, "beta", beta, (channels,), f"(one shift per channel of x {tuple(x.shape)})")
+    mode, eps, momentum, running_mean, running_var = batchnorm_statistics(
+        func, x, bn_param, channels
+    )
+    if mode == "test":
+        return F.batch_norm(x, running_mean, running_var, gamma, beta, training=False, eps=eps)
+    out = F.batch_norm(x, None, None, gamma, beta, training=True, eps=eps)
+    with torch.no_grad():
+        mean = x.mean(dim=dims)
+        var = x.var(dim=dims, unbiased=False)
+        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
+        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
+    return out
+
+
+def batchnorm(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, bn_param: dict):
+    r"""Batch normalization of ``(N, D)`` inputs: ``F.batch_norm``.
+
+    The running statistics follow the classic assignment, as in ``reference_numpy``:
+    :math:`r \leftarrow m\, r + (1 - m)\, s` with ``momentum`` :math:`m` (default 0.9) the
+    weight of the old value and the biased batch variance. (``nn.BatchNorm1d`` instead uses
+    momentum 0.1 as the weight of the new value and the unbiased variance.) Running statistics
+    may be given as arrays or tensors; they are stored back as tensors.
+
+    Args:
+        x: Inputs, shape ``(N, D)``.
+        gamma: Scales, shape ``(D,)``.
+        beta: Shifts, shape ``(D,)``.
+        bn_param: ``{'mode', 'eps', 'momentum', 'running_mean', 'running_var'}`` as in
+            ``reference_numpy.layers.batchnorm_forward``.
+
+    Returns:
+        ``out`` of shape ``(N, D)``.
+    """
+    check_ndim("batchnorm", "x", x, 2, "(N, D)")
+    return normalize_batch("batchnorm", x, gamma, beta, bn_param, dims=(0,))
+
+
+def layernorm(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, ln_param: dict):
+    r"""Layer normalization of ``(N, D)`` inputs over their features: ``F.layer_norm``.
+
+    Args:
+        x: Inputs, shape ``(N, D)``.
+        gamma: Scales, shape ``(D,)``.
+        beta: Shifts, shape ``(D,)``.
+        ln_param: ``{'eps': 1e-5}`` (optional keys).
+
+    Returns:
+        ``out`` of shape ``(N, D)``.
+    """
+    func = "layernorm"
+    check_ndim(func, "x", x, 2, "(N, D)")
+    d = x.shape[1]
+    check_shape(func, "gamma", gamma, (d,), f"(one scale per feature of x {tuple(x.shape)})")
+    check_shape(func, "beta", beta, (d,), f"(one shift per feature of x {tuple(x.shape)})")
+    if not isinstance(ln_param, dict):
+        raise ValueError(f"{func}: ln_param must be a dict, got {type(ln_param).__name__}")
+    eps = _positive(func, "ln_param['eps']", ln_param.get("eps", 1e-5))
+    return F.layer_norm(x, (d,), gamma, beta, eps)

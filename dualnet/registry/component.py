@@ -56,6 +56,9 @@ class Component:
         implementations: Dotted names of the public functions, NumPy first.
         variant: Distinguishes entries of one component run in different settings (dropout
             in ``"train"`` and ``"test"`` mode); empty when there is one entry.
+        updates_config: ``True`` when the forward pass updates its configuration on purpose
+            (batch normalization's running statistics); every other component must leave it
+            alone.
     """
 
     name: str
@@ -68,6 +71,7 @@ class Component:
     forward_torch: Callable[[dict[str, torch.Tensor], Case], tuple[torch.Tensor, ...]]
     implementations: tuple[str, ...] = ()
     variant: str = ""
+    updates_config: bool = False
 
     @property
     def key(self) -> str:
@@ -97,6 +101,7 @@ def layer(
     torch_function: Callable,
     torch_kwargs: Callable[[Case], dict] | None = None,
     variant: str = "",
+    updates_config: bool = False,
 ) -> Component:
     """A component in the classic layer form.
 
@@ -127,6 +132,7 @@ def layer(
         forward_torch=forward_torch,
         implementations=(dotted_name(forward), dotted_name(backward), dotted_name(torch_function)),
         variant=variant,
+        updates_config=updates_config,
     )
 
 

@@ -1,5 +1,119 @@
-"""Registry entries for ``conv.py`` in both backends."""
+"""Registry entries for ``conv.py`` in both backends: convolution, max pooling and spatial batch
+normalization. The naive and the fast NumPy versions are both held against one PyTorch kernel."""
 
 from __future__ import annotations
 
-ENTRIES: list = []
+import numpy as np
+
+import reference_numpy.conv as R
+import torch_impl.conv as T
+from dualnet.registry.component import Case, layer
+
+TOPIC = "conv"
+
+
+def conv_case(stride: int, pad: int):
+    def make(rng: np.random.Generator, dtype) -> Case:
+        x = rng.standard_normal((2, 3, 6, 5)).astype(dtype)
+        w = rng.standard_normal((4, 3, 3, 2)).astype(dtype)
+        b = rng.standard_normal(4).astype(dtype)
+        return Case(
+            {"x": x, "w": w, "b": b}, wrt=("x", "w", "b"), config=({"stride": stride, "pad": pad},)
+        )
+
+    return make
+
+
+def distinct_values(rng: np.random.Generator, shape: tuple, dtype) -> np.ndarray:
+    """Values at least 0.01 apart in random order: no two entries of a pooling window tie, even
+    after a finite-difference step."""
+    values = np.arange(int(np.prod(shape))) * 0.01 - 0.5 * np.prod(shape) * 0.01
+    return rng.permutation(values).reshape(shape).astype(dtype)
+
+
+def pool_case(rng: np.random.Generator, dtype) -> Case:
+    x = distinct_values(rng, (2, 3, 7, 6), dtype)
+    return Case({"x": x}, wrt=("x",), config=({"pool_height": 3, "pool_width": 2, "stride": 2},))
+
+
+def spatial_batchnorm_case(mode: str):
+    def make(rng: np.random.Generator, dtype) -> Case:
+        channels = 3
+        x = (rng.standard_normal((4, channels, 3, 2)) * 2 + 1).astype(dtype)
+        gamma = rng.standard_normal(channels).astype(dtype)
+        beta = rng.standard_normal(channels).astype(dtype)
+        bn_param = {
+            "mode": mode,
+            "eps": 1e-5,
+            "momentum": 0.8,
+            "running_mean": rng.standard_normal(channels).astype(dtype),
+            "running_var": rng.uniform(0.5, 2.0, channels).astype(dtype),
+        }
+        return Case(
+            {"x": x, "gamma": gamma, "beta": beta}, wrt=("x", "gamma", "beta"), config=(bn_param,)
+        )
+
+    return make
+
+
+ENTRIES = [
+    layer(
+        name="conv",
+        variant="naive",
+        topic=TOPIC,
+        summary="convolution (cross-correlation), plain loops; stride 2, padding 1",
+        page="derivations/conv",
+        make_case=conv_case(stride=2, pad=1),
+        forward=R.conv_forward_naive,
+        backward=R.conv_backward_naive,
+        torch_function=T.conv,
+    ),
+    layer(
+        name="conv",
+        variant="fast",
+        topic=TOPIC,
+        summary="convolution, one matrix product per kernel tap; stride 1, padding 2",
+        page="derivations/conv",
+        make_case=conv_case(stride=1, pad=2),
+        forward=R.conv_forward_fast,
+        backward=R.conv_backward_fast,
+        torch_function=T.conv,
+    ),
+    layer(
+        name="max_pool",
+        variant="naive",
+        topic=TOPIC,
+        summary="max pooling, plain loops; 3x2 windows, stride 2",
+        page="derivations/max_pool",
+        make_case=pool_case,
+        forward=R.max_pool_forward_naive,
+        backward=R.max_pool_backward_naive,
+        torch_function=T.max_pool,
+    ),
+    layer(
+        name="max_pool",
+        variant="fast",
+        topic=TOPIC,
+        summary="max pooling over a strided window view; 3x2 windows, stride 2",
+        page="derivations/max_pool",
+        make_case=pool_case,
+        forward=R.max_pool_forward_fast,
+        backward=R.max_pool_backward_fast,
+        torch_function=T.max_pool,
+    ),
+    *[
+        layer(
+            name="spatial_batchnorm",
+            variant=mode,
+            topic=TOPIC,
+            summary=f"batch normalization per channel of (N, C, H, W), {mode} mode",
+            page="derivations/batchnorm",
+            make_case=spatial_batchnorm_case(mode),
+            forward=R.spatial_batchnorm_forward,
+            backward=R.spatial_batchnorm_backward,
+            torch_function=T.spatial_batchnorm,
+            updates_config=mode == "train",
+        )
+        for mode in ("train", "test")
+    ],
+]

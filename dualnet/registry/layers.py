@@ -44,6 +44,36 @@ def dropout_case(mode: str):
     return make
 
 
+def batchnorm_case(mode: str):
+    def make(rng: np.random.Generator, dtype) -> Case:
+        d = 5
+        x = (rng.standard_normal((4, d)) * 2 + 1).astype(dtype)
+        gamma = rng.standard_normal(d).astype(dtype)
+        beta = rng.standard_normal(d).astype(dtype)
+        bn_param = {
+            "mode": mode,
+            "eps": 1e-5,
+            "momentum": 0.8,
+            "running_mean": rng.standard_normal(d).astype(dtype),
+            "running_var": rng.uniform(0.5, 2.0, d).astype(dtype),
+        }
+        return Case(
+            {"x": x, "gamma": gamma, "beta": beta}, wrt=("x", "gamma", "beta"), config=(bn_param,)
+        )
+
+    return make
+
+
+def layernorm_case(rng: np.random.Generator, dtype) -> Case:
+    d = 6
+    x = (rng.standard_normal((3, d)) * 2 + 1).astype(dtype)
+    gamma = rng.standard_normal(d).astype(dtype)
+    beta = rng.standard_normal(d).astype(dtype)
+    return Case(
+        {"x": x, "gamma": gamma, "beta": beta}, wrt=("x", "gamma", "beta"), config=({"eps": 1e-5},)
+    )
+
+
 def shared_dropout_mask(case: Case) -> dict:
     """Hand the PyTorch version the very mask the NumPy version draws from the same seed."""
     (param,) = case.config
@@ -97,4 +127,29 @@ ENTRIES = [
         )
         for mode in ("train", "test")
     ],
+    *[
+        layer(
+            name="batchnorm",
+            variant=mode,
+            topic=TOPIC,
+            summary=f"batch normalization of (N, D), {mode} mode",
+            page="derivations/batchnorm",
+            make_case=batchnorm_case(mode),
+            forward=R.batchnorm_forward,
+            backward=R.batchnorm_backward,
+            torch_function=T.batchnorm,
+            updates_config=mode == "train",
+        )
+        for mode in ("train", "test")
+    ],
+    layer(
+        name="layernorm",
+        topic=TOPIC,
+        summary="layer normalization of (N, D) over the features",
+        page="derivations/layernorm",
+        make_case=layernorm_case,
+        forward=R.layernorm_forward,
+        backward=R.layernorm_backward,
+        torch_function=T.layernorm,
+    ),
 ]

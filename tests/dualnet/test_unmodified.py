@@ -43,7 +43,8 @@ def test_numpy_leaves_inputs_and_upstream_gradient_alone(component, dtype):
     douts_snapshot = copy.deepcopy(douts)
     component.backward_numpy(douts, cache, case)
     assert_same(snapshot.inputs, case.inputs)
-    assert_same(snapshot.config, case.config)
+    if not component.updates_config:
+        assert_same(snapshot.config, case.config)
     assert_same(douts_snapshot, douts)
 
 
@@ -60,9 +61,11 @@ def test_torch_leaves_inputs_and_upstream_gradient_alone(component):
     outputs = component.forward_torch(tensors, case)
     douts = [torch.randn_like(o) for o in outputs]
     douts_before = [d.clone() for d in douts]
-    torch.autograd.backward(outputs, douts)
+    if case.wrt:
+        torch.autograd.backward(outputs, douts)
     for name, tensor in tensors.items():
         torch.testing.assert_close(tensor.detach(), tensors_before[name], rtol=0, atol=0)
     for d, d_before in zip(douts, douts_before, strict=True):
         torch.testing.assert_close(d, d_before, rtol=0, atol=0)
-    assert_same(snapshot.config, case.config)
+    if not component.updates_config:
+        assert_same(snapshot.config, case.config)
