@@ -21,7 +21,6 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from reference_numpy.layers import batchnorm_backward_alt, batchnorm_forward
 from reference_numpy.validation import check_ndim, check_shape
@@ -354,12 +353,14 @@ def conv_backward_fast(dout: np.ndarray, cache):
             np.matmul(upstream, w_taps[k, l], out=scratch)
             dphases[a][b_][start + offset : stop + offset] += scratch
 
-    dpadded = np.empty((n, stride * phase_h, stride * phase_w, channels), dtype=dtype)
-    for a in range(stride):
-        for b_ in range(stride):
-            dpadded[:, a::stride, b_::stride] = dphases[a][b_].reshape(
-                n, phase_h, phase_w, channels
-            )
+    if stride == 1:  # a single phase: it is the padded image already
+        dpadded = dphases[0][0].reshape(n, phase_h, phase_w, channels)
+    else:
+        dpadded = np.empty((n, stride * phase_h, stride * phase_w, channels), dtype=dtype)
+        for a in range(stride):
+            for b_ in range(stride):
+                phase = dphases[a][b_].reshape(n, phase_h, phase_w, channels)
+                dpadded[:, a::stride, b_::stride] = phase
     dx = np.zeros((n, channels, height, width), dtype=dtype)
     rows = min(height, stride * phase_h - pad)
     cols = min(width, stride * phase_w - pad)
@@ -436,11 +437,31 @@ def max_pool_backward_naive(dout: np.ndarray, cache):
     return dx
 
 
-def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
-    r"""Max pooling over all windows at once.
+def _window_offsets(ph: int, pw: int, stride: int, out_h: int, out_w: int):
+    """For every offset ``(k, l)`` inside a window, in row-major order: ``(k * pw + l, view)``
+    where ``view`` picks, from an ``(N, C, H, W)`` array, the entry at that offset of every
+    window, as an ``(N, C, H', W')`` strided slice."""
+    span_h, span_w = stride * (out_h - 1) + 1, stride * (out_w - 1) + 1
+    for k in range(ph):
+        for l in range(pw):
+            yield (
+                k * pw + l,
+                (
+                    slice(None),
+                    slice(None),
+                    slice(k, k + span_h, stride),
+                    slice(l, l + span_w, stride),
+                ),
+            )
 
-    A strided view lists every window without copying; the maximum and the position of the
-    first maximum are taken over the last axis.
+
+def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
+    r"""Max pooling with one pass per window offset instead of one per window.
+
+    For each offset :math:`(k, l)` inside the window, a strided slice of ``x`` holds the entry
+    at that offset of *every* window, shape ``(N, C, H', W')``. Walking the ``PH * PW`` offsets
+    in row-major order and keeping an entry only when it is strictly larger than the best so
+    far gives the maximum and the position of the *first* maximum of every window.
 
     Args:
         x: Inputs, shape ``(N, C, H, W)``.
@@ -448,8 +469,8 @@ def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
 
     Returns:
         ``(out, cache)``: ``out`` of shape ``(N, C, H', W')``;
-        ``cache = (x.shape, pool_param, argmax)`` with ``argmax`` of shape ``(N, C, H', W')``,
-        the row-major index of the maximum inside each window.
+        ``cache = (x.shape, pool_param, winner)`` with ``winner`` of shape ``(N, C, H', W')``,
+        the row-major offset ``k * PW + l`` of the maximum inside each window.
     """
     func = "max_pool_forward_fast"
     _check_pool_input(func, x)
@@ -457,36 +478,41 @@ def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
     _, _, height, width = x.shape
     out_h = output_size(func, height, ph, stride, 0, "rows")
     out_w = output_size(func, width, pw, stride, 0, "columns")
-    windows = sliding_window_view(x, (ph, pw), axis=(2, 3))[:, :, ::stride, ::stride]
-    windows = windows[:, :, :out_h, :out_w].reshape(*x.shape[:2], out_h, out_w, ph * pw)
-    return windows.max(axis=-1), (x.shape, pool_param, windows.argmax(axis=-1))
+    out = None
+    winner = np.zeros((*x.shape[:2], out_h, out_w), dtype=np.int32)
+    for offset, view in _window_offsets(ph, pw, stride, out_h, out_w):
+        candidate = x[view]
+        if out is None:
+            out = candidate.copy()
+            continue
+        better = candidate > out
+        np.copyto(out, candidate, where=better)
+        winner[better] = offset
+    return out, (x.shape, pool_param, winner)
 
 
 def max_pool_backward_fast(dout: np.ndarray, cache):
     r"""Backward pass of :func:`max_pool_forward_fast`.
 
-    For each of the ``PH * PW`` offsets :math:`(k, l)` inside a window, one strided addition
-    sends :math:`\overline{\mathrm{out}}` to the inputs at that offset in the windows whose
-    maximum sat there.
+    For each of the ``PH * PW`` offsets, one strided addition sends
+    :math:`\overline{\mathrm{out}}` to the entries at that offset of the windows whose maximum
+    sat there. Overlapping windows add up because each offset is a separate addition.
 
     Args:
         dout: Upstream gradient, shape ``(N, C, H', W')``.
-        cache: ``(x.shape, pool_param, argmax)`` from :func:`max_pool_forward_fast`.
+        cache: ``(x.shape, pool_param, winner)`` from :func:`max_pool_forward_fast`.
 
     Returns:
         ``dx`` of shape ``(N, C, H, W)``.
     """
     func = "max_pool_backward_fast"
-    shape, pool_param, argmax = cache
+    shape, pool_param, winner = cache
     ph, pw, stride = pool_settings(func, pool_param)
-    out_h, out_w = argmax.shape[2:]
-    check_shape(func, "dout", dout, argmax.shape, "(N, C, H', W')")
+    out_h, out_w = winner.shape[2:]
+    check_shape(func, "dout", dout, winner.shape, "(N, C, H', W')")
     dx = np.zeros(shape, dtype=dout.dtype)
-    span_h, span_w = stride * (out_h - 1) + 1, stride * (out_w - 1) + 1
-    for k in range(ph):
-        for l in range(pw):
-            routed = np.where(argmax == k * pw + l, dout, 0)
-            dx[:, :, k : k + span_h : stride, l : l + span_w : stride] += routed
+    for offset, view in _window_offsets(ph, pw, stride, out_h, out_w):
+        dx[view] += np.where(winner == offset, dout, 0)
     return dx
 
 

@@ -1,0 +1,223 @@
+"""The fast NumPy convolution and max pooling against PyTorch on the CPU, and against the naive
+loops. Every figure is a ratio of two timings taken in this one run.
+
+    python benchmarks/conv.py [--repeats 5] [--threads N] [--json results.json]
+
+Rows:
+
+* ``numpy/torch``: forward + backward of the fast NumPy version vs PyTorch (``F.conv2d`` /
+  ``F.max_pool2d`` with autograd), same shapes, dtype and thread count. The ratio is NumPy's
+  throughput over PyTorch's: 1.0 means as fast. Targets: 1.0 in float64, 0.5 in float32.
+* ``fast/naive``: forward + backward of the fast vs the naive NumPy version on a small shape.
+  Target: 100.
+* peak extra memory of the fast convolution's forward + backward (tracemalloc), beside the
+  size of its input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tracemalloc
+from pathlib import Path
+
+# the thread count must be fixed before NumPy's BLAS starts
+parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+parser.add_argument("--repeats", type=int, default=5, help="timing rounds, best kept (default 5)")
+parser.add_argument(
+    "--threads", type=int, default=os.cpu_count(), help="threads for both (default: all)"
+)
+parser.add_argument("--json", type=Path, help="also write the results to this file")
+ARGS = parser.parse_args()
+for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[variable] = str(ARGS.threads)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import best_time, print_table  # noqa: E402
+
+import reference_numpy.conv as C  # noqa: E402
+
+torch.set_num_threads(ARGS.threads)
+
+CONV_SHAPE = {"x": (64, 64, 32, 32), "w": (64, 64, 3, 3), "conv_param": {"stride": 1, "pad": 1}}
+POOL_SHAPE = {"x": (64, 64, 32, 32), "pool_param": {"pool_height": 2, "pool_width": 2, "stride": 2}}
+SMALL_CONV = {"x": (4, 3, 16, 16), "w": (8, 3, 3, 3), "conv_param": {"stride": 1, "pad": 1}}
+SMALL_POOL = {"x": (4, 8, 16, 16), "pool_param": {"pool_height": 2, "pool_width": 2, "stride": 2}}
+
+
+def conv_runs(shape: dict, dtype, rng: np.random.Generator):
+    x = rng.standard_normal(shape["x"]).astype(dtype)
+    w = (rng.standard_normal(shape["w"]) * 0.1).astype(dtype)
+    b = rng.standard_normal(shape["w"][0]).astype(dtype)
+    param = shape["conv_param"]
+    out, _ = C.conv_forward_fast(x, w, b, param)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+
+    def numpy_pair(forward, backward):
+        def run():
+            _, cache = forward(x, w, b, param)
+            return backward(dout, cache)
+
+        return run
+
+    tensors = [torch.from_numpy(a).requires_grad_() for a in (x, w, b)]
+    dout_t = torch.from_numpy(dout)
+
+    def torch_run():
+        out_t = F.conv2d(*tensors, stride=param["stride"], padding=param["pad"])
+        return torch.autograd.grad(out_t, tensors, dout_t)
+
+    return {
+        "fast": numpy_pair(C.conv_forward_fast, C.conv_backward_fast),
+        "naive": numpy_pair(C.conv_forward_naive, C.conv_backward_naive),
+        "torch": torch_run,
+        "input_bytes": x.nbytes,
+    }
+
+
+def pool_runs(shape: dict, dtype, rng: np.random.Generator):
+    x = rng.standard_normal(shape["x"]).astype(dtype)
+    param = shape["pool_param"]
+    out, _ = C.max_pool_forward_fast(x, param)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+
+    def numpy_pair(forward, backward):
+        def run():
+            _, cache = forward(x, param)
+            return backward(dout, cache)
+
+        return run
+
+    xt = torch.from_numpy(x).requires_grad_()
+    dout_t = torch.from_numpy(dout)
+
+    def torch_run():
+        out_t = F.max_pool2d(
+            xt, (param["pool_height"], param["pool_width"]), stride=param["stride"]
+        )
+        return torch.autograd.grad(out_t, xt, dout_t)
+
+    return {
+        "fast": numpy_pair(C.max_pool_forward_fast, C.max_pool_backward_fast),
+        "naive": numpy_pair(C.max_pool_forward_naive, C.max_pool_backward_naive),
+        "torch": torch_run,
+        "input_bytes": x.nbytes,
+    }
+
+
+def peak_extra_bytes(run) -> int:
+    """Peak memory NumPy allocates during ``run()`` beyond what was allocated before it."""
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    run()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak - base
+
+
+def describe(shape: dict) -> str:
+    x = "x".join(str(s) for s in shape["x"])
+    if "w" in shape:
+        f, _, kh, kw = shape["w"]
+        param = shape["conv_param"]
+        return f"{x}, {f} filters {kh}x{kw}, stride {param['stride']}, pad {param['pad']}"
+    param = shape["pool_param"]
+    return f"{x}, {param['pool_height']}x{param['pool_width']} stride {param['stride']}"
+
+
+def main() -> None:
+    rng = np.random.default_rng(0)
+    rows, results = [], []
+
+    def record(name, shape, dtype, reference, contender, target, what):
+        t_ref = best_time(reference, repeats=ARGS.repeats, number=1)
+        t_new = best_time(contender, repeats=ARGS.repeats, number=1)
+        ratio = t_ref / t_new
+        rows.append(
+            [
+                name,
+                describe(shape),
+                np.dtype(dtype).name,
+                what,
+                f"{t_new * 1e3:.1f}",
+                f"{t_ref * 1e3:.1f}",
+                f"{ratio:.2f}",
+                f"{target:g}",
+                "yes" if ratio >= target else "no",
+            ]
+        )
+        results.append(
+            {
+                "benchmark": name,
+                "shape": describe(shape),
+                "dtype": np.dtype(dtype).name,
+                "comparison": what,
+                "seconds": t_new,
+                "reference_seconds": t_ref,
+                "ratio": ratio,
+                "target": target,
+            }
+        )
+
+    memory = []
+    for dtype in (np.float64, np.float32):
+        runs = conv_runs(CONV_SHAPE, dtype, rng)
+        target = 1.0 if dtype == np.float64 else 0.5
+        record("conv", CONV_SHAPE, dtype, runs["torch"], runs["fast"], target, "numpy/torch")
+        extra = peak_extra_bytes(runs["fast"])
+        memory.append(
+            [
+                np.dtype(dtype).name,
+                f"{runs['input_bytes'] / 2**20:.0f}",
+                f"{extra / 2**20:.0f}",
+                f"{extra / runs['input_bytes']:.1f}",
+            ]
+        )
+        results.append(
+            {
+                "benchmark": "conv memory",
+                "dtype": np.dtype(dtype).name,
+                "input_bytes": runs["input_bytes"],
+                "peak_extra_bytes": extra,
+            }
+        )
+        pool = pool_runs(POOL_SHAPE, dtype, rng)
+        record("max_pool", POOL_SHAPE, dtype, pool["torch"], pool["fast"], target, "numpy/torch")
+
+    small = conv_runs(SMALL_CONV, np.float64, rng)
+    record("conv", SMALL_CONV, np.float64, small["naive"], small["fast"], 100, "fast/naive")
+    small_pool = pool_runs(SMALL_POOL, np.float64, rng)
+    record(
+        "max_pool",
+        SMALL_POOL,
+        np.float64,
+        small_pool["naive"],
+        small_pool["fast"],
+        100,
+        "fast/naive",
+    )
+
+    print(
+        f"forward + backward on the CPU, {ARGS.threads} threads for NumPy's BLAS and for torch, "
+        f"best of {ARGS.repeats}; ratio = throughput of the first over the second"
+    )
+    print_table(
+        ["layer", "shape", "dtype", "comparison", "ms", "reference ms", "ratio", "target", "met"],
+        rows,
+    )
+    print()
+    print("peak extra memory of the fast convolution (forward + backward, tracemalloc)")
+    print_table(["dtype", "input MiB", "peak extra MiB", "x input"], memory)
+    if ARGS.json:
+        ARGS.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
