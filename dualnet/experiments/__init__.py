@@ -1,0 +1,1 @@
+"""The applications: training loops and experiment runners built on both backends."""

@@ -1,0 +1,231 @@
+"""The shared training loop: exact resume, atomic checkpoints, logs and figures, the three
+levels, and data-parallel training with two gloo processes."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from dualnet.experiments import classify, runtime
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from classify_helpers import synthetic_splits  # noqa: E402
+
+pytestmark = pytest.mark.classify
+
+
+def config_for(tmp_path, name="run", **changes) -> classify.TrainConfig:
+    base = classify.TrainConfig(
+        model="convnet3",
+        level="module",
+        data="synthetic",
+        epochs=2,
+        batch_size=16,
+        optimizer="sgd",
+        lr=0.05,
+        momentum=0.9,
+        weight_decay=1e-4,
+        schedule="cosine",
+        warmup_epochs=0.5,
+        augment=True,
+        device="cpu",
+        seed=3,
+        out_dir=str(tmp_path / name),
+        progress=False,
+        figures=False,
+    )
+    return replace(base, **changes)
+
+
+def final_weights(out_dir) -> dict:
+    return runtime.load_checkpoint(Path(out_dir) / "last.pt")["model"]
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},  # convnet3, momentum, augmentation, warm-up and cosine schedule
+        {"model": "resnet-preact20", "optimizer": "adam", "lr": 1e-3},  # batch-norm buffers, Adam
+        {
+            "model": "fc2",
+            "level": "barebones",
+            "momentum": 0.0,
+            "weight_decay": 0.0,
+            "schedule": "constant",
+            "warmup_epochs": 0.0,
+        },
+    ],
+    ids=["convnet3", "resnet-preact20", "barebones"],
+)
+def test_a_stopped_and_resumed_run_ends_with_the_same_weights(tmp_path, changes):
+    splits = synthetic_splits()
+    whole = classify.train(config_for(tmp_path, "whole", **changes), splits=splits)
+    assert whole.finished and whole.steps == 8
+
+    # stop in the middle of the first epoch, then resume from the checkpoint written there
+    first = classify.train(
+        config_for(tmp_path, "split", stop_after_steps=3, **changes), splits=splits
+    )
+    assert not first.finished and first.steps == 3
+    resumed = classify.train(
+        config_for(tmp_path, "split", resume=str(tmp_path / "split" / "last.pt"), **changes),
+        splits=splits,
+    )
+    assert resumed.finished and resumed.steps == 8
+    assert_same_weights(final_weights(tmp_path / "whole"), final_weights(tmp_path / "split"))
+    assert [r["epoch"] for r in resumed.history] == [1, 2]
+    assert resumed.history[-1]["train_loss"] == pytest.approx(whole.history[-1]["train_loss"])
+
+
+def test_checkpoint_every_n_steps_also_resumes_exactly(tmp_path):
+    splits = synthetic_splits()
+    classify.train(config_for(tmp_path, "whole"), splits=splits)
+    classify.train(
+        config_for(tmp_path, "split", checkpoint_every=2, stop_after_steps=5), splits=splits
+    )
+    assert runtime.load_checkpoint(tmp_path / "split" / "last.pt")["step"] == 5
+    classify.train(
+        config_for(tmp_path, "split", resume=str(tmp_path / "split" / "last.pt")), splits=splits
+    )
+    assert_same_weights(final_weights(tmp_path / "whole"), final_weights(tmp_path / "split"))
+
+
+def test_a_run_writes_its_log_figures_and_checkpoints(tmp_path):
+    result = classify.train(config_for(tmp_path, "run", figures=True), splits=synthetic_splits())
+    out = tmp_path / "run"
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r.get("epoch") for r in records[:-1]] == [1, 2]
+    assert {"train_loss", "train_acc", "val_loss", "val_acc", "lr", "images_per_second"} <= set(
+        records[0]
+    )
+    assert records[-1]["event"] == "finished" and records[-1]["test_acc"] == result.test_acc
+    for name in ("curves.png", "confusion.png", "last.pt", "best.pt"):
+        assert (out / name).stat().st_size > 0
+    checkpoint = torch.load(out / "last.pt", weights_only=True)  # plain data only
+    assert checkpoint["config"]["model"] == "convnet3" and checkpoint["step"] == 8
+
+
+def test_checkpoints_are_written_atomically(tmp_path, monkeypatch):
+    path = tmp_path / "last.pt"
+    runtime.save_checkpoint({"step": 1}, path)
+
+    def broken_save(payload, file):
+        file.write(b"half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        runtime.save_checkpoint({"step": 2}, path)
+    assert runtime.load_checkpoint(path) == {"step": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+def test_learning_happens_at_every_level(tmp_path):
+    splits = synthetic_splits(train=128)
+    for level in classify.LEVELS:
+        changes = {
+            "model": "fc2",
+            "level": level,
+            "epochs": 4,
+            "augment": False,
+            "schedule": "constant",
+            "warmup_epochs": 0.0,
+            "lr": 0.02,
+        }
+        if level == "barebones":
+            changes.update(momentum=0.0, weight_decay=0.0)
+        result = classify.train(config_for(tmp_path, level, **changes), splits=splits)
+        assert result.history[-1]["train_loss"] < result.history[0]["train_loss"], level
+        assert result.test_acc > 0.5, level
+
+
+def test_bad_configurations_are_refused(tmp_path):
+    splits = synthetic_splits()
+    with pytest.raises(ValueError, match="model must be one of fc2, convnet3"):
+        classify.train(config_for(tmp_path, model="vgg16"), splits=splits)
+    with pytest.raises(ValueError, match="level 'barebones' exists for fc2 and convnet3 only"):
+        classify.train(config_for(tmp_path, model="resnet20", level="barebones"), splits=splits)
+    with pytest.raises(ValueError, match="hand-written SGD step"):
+        classify.train(config_for(tmp_path, model="fc2", level="barebones"), splits=splits)
+    with pytest.raises(ValueError, match="batch_size 128 is larger than the 64 training images"):
+        classify.train(config_for(tmp_path, batch_size=128), splits=splits)
+
+    classify.train(config_for(tmp_path, "done", stop_after_steps=2), splits=splits)
+    with pytest.raises(ValueError, match="already holds a run; continue it with --resume"):
+        classify.train(config_for(tmp_path, "done"), splits=splits)
+    with pytest.raises(
+        ValueError, match="checkpoint was made with batch_size=16, this run has batch_size=8"
+    ):
+        classify.train(
+            config_for(tmp_path, "done", batch_size=8, resume=str(tmp_path / "done" / "last.pt")),
+            splits=splits,
+        )
+
+
+def test_evaluating_a_checkpoint(tmp_path):
+    splits = synthetic_splits()
+    result = classify.train(config_for(tmp_path, "run"), splits=splits)
+    summary = classify.evaluate_checkpoint(
+        tmp_path / "run" / "last.pt",
+        split="test",
+        device="cpu",
+        figures_dir=tmp_path / "figures",
+        splits=splits,
+    )
+    assert summary["acc"] == pytest.approx(result.test_acc)
+    assert set(summary["per_class_acc"]) == set(splits.classes)
+    assert (tmp_path / "figures" / "misclassified.png").exists()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_compute_the_same_run_as_one(tmp_path):
+    # no batch norm (its statistics are per process) and no randomness in the model: then the
+    # averaged gradients of two half batches equal the gradient of the whole batch
+    changes = {"model": "fc2", "epochs": 2, "augment": True}
+    single = config_for(tmp_path, "single", **changes)
+    classify.train(single, splits=synthetic_splits())
+
+    double = config_for(tmp_path, "double", **changes)
+    fields = {k: v for k, v in double.__dict__.items()}
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        f"--master_port={free_port()}",
+        "--master_addr=127.0.0.1",
+        str(Path(__file__).resolve().parent / "ddp_worker.py"),
+        json.dumps(fields),
+    ]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    completed = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, env=environment
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+    a, b = final_weights(tmp_path / "single"), final_weights(tmp_path / "double")
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], rtol=1e-5, atol=1e-6)
+    records = [
+        json.loads(line)
+        for line in (tmp_path / "double" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert [r.get("epoch") for r in records[:-1]] == [1, 2]  # rank 0 alone writes the log
