@@ -101,3 +101,74 @@ def check_choice(func: str, name: str, value, choices: tuple) -> None:
     if value not in choices:
         allowed = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{func}: {name} must be one of {allowed}, got {value!r}")
+
+
+def check_scalar(func: str, name: str, value) -> float:
+    """Fail unless ``value`` is one finite real number: a Python or NumPy number, or an array
+    of shape ``()``. Return it as a float (the upstream gradient of a scalar loss)."""
+    if isinstance(value, np.ndarray):
+        if value.shape != ():
+            raise ValueError(
+                f"{func}: {name} has shape {format_shape(value.shape)}, "
+                "expected a scalar (shape ())"
+            )
+        value = value[()]
+    if isinstance(value, np.generic) and not isinstance(value, np.bool_):
+        value = value.item()
+    return check_real(func, name, value)
+
+
+def check_scores(func: str, name: str, scores: np.ndarray) -> None:
+    """Fail unless ``scores`` holds one number per example: shape ``(N,)`` or ``(N, 1)``,
+    ``N >= 1``. Any other shape could broadcast against a target into ``(N, N)``."""
+    check_array(func, name, scores)
+    shape = scores.shape
+    if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)) or shape[0] == 0:
+        raise ValueError(
+            f"{func}: {name} has shape {format_shape(shape)}, "
+            "expected (N,) or (N, 1) with N >= 1: one score per example"
+        )
+
+
+def check_indices(func: str, name: str, indices: np.ndarray, count: int, meaning: str) -> None:
+    """Fail unless ``indices`` is an integer array with every entry in ``[0, count)``;
+    ``meaning`` says what they index. The error names the first entry out of range."""
+    check_array(func, name, indices)
+    if not np.issubdtype(indices.dtype, np.integer):
+        raise ValueError(f"{func}: {name} must hold integer indices, got dtype {indices.dtype}")
+    outside = (indices < 0) | (indices >= count)
+    if np.any(outside):
+        position = tuple(int(i) for i in np.argwhere(outside)[0])
+        raise ValueError(
+            f"{func}: {name}[{', '.join(map(str, position))}] = {indices[position]} lies "
+            f"outside [0, {count}), expected indices into {meaning}"
+        )
+
+
+def check_mask(func: str, name: str, mask: np.ndarray, expected: tuple, because: str) -> None:
+    """Fail unless ``mask`` has shape ``expected`` and holds only 0/1 (or ``False``/``True``)."""
+    check_shape(func, name, mask, expected, because)
+    if mask.dtype != np.bool_ and not np.all((mask == 0) | (mask == 1)):
+        raise ValueError(f"{func}: {name} must hold only 0 and 1 (or booleans)")
+
+
+def check_recurrent_weights(
+    func: str, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray, input_dim: int, hidden: int, k: int
+) -> None:
+    """Fail unless ``Wx`` is ``(D, kH)``, ``Wh`` is ``(H, kH)`` and ``b`` is ``(kH,)``, the
+    weights of a recurrent cell with ``k`` blocks (1 for the RNN, 4 gates for the LSTM)."""
+    kh = "H" if k == 1 else f"{k}H"
+    sizes = f"for D = {input_dim} input features and H = {hidden} hidden units"
+    check_ndim(func, "Wx", Wx, 2, f"(D, {kh})")
+    check_shape(func, "Wx", Wx, (input_dim, k * hidden), f"(D, {kh}) {sizes}")
+    check_shape(func, "Wh", Wh, (hidden, k * hidden), f"(H, {kh}) {sizes}")
+    check_shape(func, "b", b, (k * hidden,), f"({kh},) {sizes}")
+
+
+def check_steps(func: str, name: str, x: np.ndarray) -> None:
+    """Fail unless ``x`` is a batch of sequences ``(N, T, D)`` with at least one step."""
+    check_ndim(func, name, x, 3, "(N, T, D)")
+    if x.shape[1] == 0:
+        raise ValueError(
+            f"{func}: {name} has shape {format_shape(x.shape)}, expected (N, T, D) with T >= 1"
+        )

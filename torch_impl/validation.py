@@ -99,3 +99,65 @@ def check_choice(func: str, name: str, value, choices: tuple) -> None:
     if value not in choices:
         allowed = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{func}: {name} must be one of {allowed}, got {value!r}")
+
+
+def check_scores(func: str, name: str, scores: torch.Tensor) -> None:
+    """Fail unless ``scores`` holds one number per example: shape ``(N,)`` or ``(N, 1)``,
+    ``N >= 1``. Any other shape could broadcast against a target into ``(N, N)``."""
+    check_tensor(func, name, scores)
+    shape = tuple(scores.shape)
+    if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)) or shape[0] == 0:
+        raise ValueError(
+            f"{func}: {name} has shape {format_shape(shape)}, "
+            "expected (N,) or (N, 1) with N >= 1: one score per example"
+        )
+
+
+def check_indices(func: str, name: str, indices: torch.Tensor, count: int, meaning: str) -> None:
+    """Fail unless ``indices`` is an integer tensor with every entry in ``[0, count)``;
+    ``meaning`` says what they index. The error names the first entry out of range."""
+    check_tensor(func, name, indices)
+    if indices.dtype.is_floating_point or indices.dtype.is_complex or indices.dtype == torch.bool:
+        raise ValueError(f"{func}: {name} must hold integer indices, got dtype {indices.dtype}")
+    outside = (indices < 0) | (indices >= count)
+    if bool(outside.any()):
+        position = tuple(int(i) for i in torch.nonzero(outside)[0])
+        raise ValueError(
+            f"{func}: {name}[{', '.join(map(str, position))}] = {int(indices[position])} lies "
+            f"outside [0, {count}), expected indices into {meaning}"
+        )
+
+
+def check_mask(func: str, name: str, mask: torch.Tensor, expected: tuple, because: str) -> None:
+    """Fail unless ``mask`` has shape ``expected`` and holds only 0/1 (or ``False``/``True``)."""
+    check_shape(func, name, mask, expected, because)
+    if mask.dtype != torch.bool and not bool(((mask == 0) | (mask == 1)).all()):
+        raise ValueError(f"{func}: {name} must hold only 0 and 1 (or booleans)")
+
+
+def check_recurrent_weights(
+    func: str,
+    Wx: torch.Tensor,
+    Wh: torch.Tensor,
+    b: torch.Tensor,
+    input_dim: int,
+    hidden: int,
+    k: int,
+) -> None:
+    """Fail unless ``Wx`` is ``(D, kH)``, ``Wh`` is ``(H, kH)`` and ``b`` is ``(kH,)``, the
+    weights of a recurrent cell with ``k`` blocks (1 for the RNN, 4 gates for the LSTM)."""
+    kh = "H" if k == 1 else f"{k}H"
+    sizes = f"for D = {input_dim} input features and H = {hidden} hidden units"
+    check_ndim(func, "Wx", Wx, 2, f"(D, {kh})")
+    check_shape(func, "Wx", Wx, (input_dim, k * hidden), f"(D, {kh}) {sizes}")
+    check_shape(func, "Wh", Wh, (hidden, k * hidden), f"(H, {kh}) {sizes}")
+    check_shape(func, "b", b, (k * hidden,), f"({kh},) {sizes}")
+
+
+def check_steps(func: str, name: str, x: torch.Tensor) -> None:
+    """Fail unless ``x`` is a batch of sequences ``(N, T, D)`` with at least one step."""
+    check_ndim(func, name, x, 3, "(N, T, D)")
+    if x.shape[1] == 0:
+        raise ValueError(
+            f"{func}: {name} has shape {format_shape(x.shape)}, expected (N, T, D) with T >= 1"
+        )
