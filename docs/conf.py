@@ -33,6 +33,7 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
+napoleon_use_rtype = False
 
 bibtex_bibfiles = ["references.bib"]
 bibtex_default_style = "alpha"

@@ -3,8 +3,35 @@
 This package imports NumPy and nothing else, so it can be read, run and tested on its own.
 Its public names follow the classic course assignments, for example
 ``reference_numpy.layers.affine_forward(x, w, b) -> (out, cache)``.
+
+Modules: ``layers`` (affine, ReLU, dropout, batch and layer normalization), ``losses``,
+``conv`` (convolution, pooling, spatial batch normalization), ``optim`` (update rules),
+``rnn``, ``lstm``, ``attention``, ``style``, ``gan``, ``gradcheck``, and the packages
+``models`` (whole networks) and ``solver`` (training).
 """
 
-from reference_numpy import gradcheck, layers, losses
+from reference_numpy import (
+    attention,
+    conv,
+    gan,
+    gradcheck,
+    layers,
+    losses,
+    lstm,
+    optim,
+    rnn,
+    style,
+)
 
-__all__ = ["gradcheck", "layers", "losses"]
+__all__ = [
+    "attention",
+    "conv",
+    "gan",
+    "gradcheck",
+    "layers",
+    "losses",
+    "lstm",
+    "optim",
+    "rnn",
+    "style",
+]

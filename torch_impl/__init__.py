@@ -1,9 +1,11 @@
 """The PyTorch version of every component: same names as ``reference_numpy`` without the
 ``_forward``/``_backward`` suffix, taking and returning tensors, with gradients from autograd.
 
-This package imports PyTorch and NumPy, never ``dualnet`` or ``reference_numpy``.
+This package imports PyTorch and NumPy, never ``dualnet`` or ``reference_numpy``. Besides the
+component modules it holds ``levels`` (PyTorch at three levels of abstraction) and ``models``
+(whole networks as ``nn.Module`` objects).
 """
 
-from torch_impl import layers, losses
+from torch_impl import attention, conv, gan, layers, losses, lstm, rnn, style
 
-__all__ = ["layers", "losses"]
+__all__ = ["attention", "conv", "gan", "layers", "losses", "lstm", "rnn", "style"]
