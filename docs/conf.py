@@ -20,11 +20,25 @@ extensions = [
     # copies MathJax into _static and points Sphinx at it: math renders with no network
     "sphinx-mathjax-offline",
     "sphinxcontrib.bibtex",
+    "sphinx_gallery.gen_gallery",
     "agreement",
 ]
 
-source_suffix = {".md": "markdown"}
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+# sphinx-gallery writes the executed tutorials as reStructuredText
+source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "tutorials/*.py", "figures"]
+
+sphinx_gallery_conf = {
+    "examples_dirs": "tutorials",
+    "gallery_dirs": "generated/tutorials",
+    "filename_pattern": r"plot_",
+    "within_subsection_order": "FileNameSortKey",
+    "download_all_examples": False,
+    "show_memory": False,
+    "remove_config_comments": True,
+    "matplotlib_animations": False,
+    "write_computation_times": False,
+}
 
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
