@@ -26,7 +26,7 @@ extensions = [
 
 # sphinx-gallery writes the executed tutorials as reStructuredText
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "tutorials/*.py", "figures"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "tutorials", "figures"]
 
 sphinx_gallery_conf = {
     "examples_dirs": "tutorials",
