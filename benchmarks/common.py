@@ -18,6 +18,24 @@ def best_time(function: Callable[[], object], repeats: int = 7, number: int = 3)
     return best
 
 
+def best_times_interleaved(functions: list[Callable[[], object]], repeats: int = 7) -> list[float]:
+    """Best wall time of one call of each function, timing them in alternation.
+
+    On a shared machine the speed drifts over seconds; alternating the functions round by
+    round exposes all of them to the same drift, so their ratio is fairer than timing one
+    after the other.
+    """
+    for function in functions:
+        function()  # warm up
+    best = [float("inf")] * len(functions)
+    for _ in range(repeats):
+        for i, function in enumerate(functions):
+            start = time.perf_counter()
+            function()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best
+
+
 def print_table(header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, ["-" * w for w in widths], *rows]:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 # the thread count must be fixed before NumPy's BLAS starts
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-parser.add_argument("--repeats", type=int, default=5, help="timing rounds, best kept (default 5)")
+parser.add_argument("--repeats", type=int, default=7, help="timing rounds, best kept (default 7)")
 parser.add_argument(
     "--threads", type=int, default=os.cpu_count(), help="threads for both (default: all)"
 )
@@ -39,7 +39,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import best_time, print_table  # noqa: E402
+from common import best_times_interleaved, print_table  # noqa: E402
 
 import reference_numpy.conv as C  # noqa: E402
 
@@ -48,7 +48,7 @@ torch.set_num_threads(ARGS.threads)
 CONV_SHAPE = {"x": (64, 64, 32, 32), "w": (64, 64, 3, 3), "conv_param": {"stride": 1, "pad": 1}}
 POOL_SHAPE = {"x": (64, 64, 32, 32), "pool_param": {"pool_height": 2, "pool_width": 2, "stride": 2}}
 SMALL_CONV = {"x": (4, 3, 16, 16), "w": (8, 3, 3, 3), "conv_param": {"stride": 1, "pad": 1}}
-SMALL_POOL = {"x": (4, 8, 16, 16), "pool_param": {"pool_height": 2, "pool_width": 2, "stride": 2}}
+SMALL_POOL = {"x": (4, 8, 32, 32), "pool_param": {"pool_height": 2, "pool_width": 2, "stride": 2}}
 
 
 def conv_runs(shape: dict, dtype, rng: np.random.Generator):
@@ -136,9 +136,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
     rows, results = [], []
 
-    def record(name, shape, dtype, reference, contender, target, what):
-        t_ref = best_time(reference, repeats=ARGS.repeats, number=1)
-        t_new = best_time(contender, repeats=ARGS.repeats, number=1)
+    def record(name, shape, dtype, reference, contender, target, what, repeats=ARGS.repeats):
+        t_ref, t_new = best_times_interleaved([reference, contender], repeats=repeats)
         ratio = t_ref / t_new
         rows.append(
             [
@@ -189,7 +188,16 @@ def main() -> None:
             }
         )
         pool = pool_runs(POOL_SHAPE, dtype, rng)
-        record("max_pool", POOL_SHAPE, dtype, pool["torch"], pool["fast"], target, "numpy/torch")
+        record(
+            "max_pool",
+            POOL_SHAPE,
+            dtype,
+            pool["torch"],
+            pool["fast"],
+            target,
+            "numpy/torch",
+            repeats=3 * ARGS.repeats,
+        )
 
     small = conv_runs(SMALL_CONV, np.float64, rng)
     record("conv", SMALL_CONV, np.float64, small["naive"], small["fast"], 100, "fast/naive")

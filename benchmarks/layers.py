@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import best_time, print_table  # noqa: E402
+from common import best_times_interleaved, print_table  # noqa: E402
 
 import reference_numpy.layers as R  # noqa: E402
 import reference_numpy.losses as RL  # noqa: E402
@@ -79,7 +79,7 @@ def main() -> None:
             ),
         ]
         for name, numpy_run, torch_run in cases:
-            t_numpy, t_torch = best_time(numpy_run), best_time(torch_run)
+            t_numpy, t_torch = best_times_interleaved([numpy_run, torch_run])
             rows.append(
                 [
                     name,

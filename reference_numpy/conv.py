@@ -459,18 +459,15 @@ def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
     r"""Max pooling with one pass per window offset instead of one per window.
 
     For each offset :math:`(k, l)` inside the window, a strided slice of ``x`` holds the entry
-    at that offset of *every* window, shape ``(N, C, H', W')``. Walking the ``PH * PW`` offsets
-    in row-major order and keeping an entry only when it is strictly larger than the best so
-    far gives the maximum and the position of the *first* maximum of every window.
+    at that offset of *every* window, shape ``(N, C, H', W')``; the output is the elementwise
+    maximum of these ``PH * PW`` slices.
 
     Args:
         x: Inputs, shape ``(N, C, H, W)``.
         pool_param: ``{'pool_height': PH, 'pool_width': PW, 'stride': S}``, each at least 1.
 
     Returns:
-        ``(out, cache)``: ``out`` of shape ``(N, C, H', W')``;
-        ``cache = (x.shape, pool_param, winner)`` with ``winner`` of shape ``(N, C, H', W')``,
-        the row-major offset ``k * PW + l`` of the maximum inside each window.
+        ``(out, cache)``: ``out`` of shape ``(N, C, H', W')``; ``cache = (x, out, pool_param)``.
     """
     func = "max_pool_forward_fast"
     _check_pool_input(func, x)
@@ -478,41 +475,46 @@ def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
     _, _, height, width = x.shape
     out_h = output_size(func, height, ph, stride, 0, "rows")
     out_w = output_size(func, width, pw, stride, 0, "columns")
-    out = None
-    winner = np.zeros((*x.shape[:2], out_h, out_w), dtype=np.int32)
-    for offset, view in _window_offsets(ph, pw, stride, out_h, out_w):
-        candidate = x[view]
-        if out is None:
-            out = candidate.copy()
-            continue
-        better = candidate > out
-        np.copyto(out, candidate, where=better)
-        winner[better] = offset
-    return out, (x.shape, pool_param, winner)
+    offsets = list(_window_offsets(ph, pw, stride, out_h, out_w))
+    out = x[offsets[0][1]].copy()
+    for _, view in offsets[1:]:
+        np.maximum(out, x[view], out=out)
+    return out, (x, out, pool_param)
 
 
 def max_pool_backward_fast(dout: np.ndarray, cache):
     r"""Backward pass of :func:`max_pool_forward_fast`.
 
-    For each of the ``PH * PW`` offsets, one strided addition sends
-    :math:`\overline{\mathrm{out}}` to the entries at that offset of the windows whose maximum
-    sat there. Overlapping windows add up because each offset is a separate addition.
+    The offsets are visited in row-major order. At each, the windows whose entry there equals
+    the window's maximum, and whose gradient has not been routed yet, send
+    :math:`\overline{\mathrm{out}}` to that entry: every window routes to its *first*
+    maximum, as PyTorch does when entries tie. When windows overlap (stride smaller than the
+    window) the contributions are added; otherwise each input belongs to at most one window and
+    is written directly.
 
     Args:
         dout: Upstream gradient, shape ``(N, C, H', W')``.
-        cache: ``(x.shape, pool_param, winner)`` from :func:`max_pool_forward_fast`.
+        cache: ``(x, out, pool_param)`` from :func:`max_pool_forward_fast`.
 
     Returns:
         ``dx`` of shape ``(N, C, H, W)``.
     """
     func = "max_pool_backward_fast"
-    shape, pool_param, winner = cache
+    x, out, pool_param = cache
     ph, pw, stride = pool_settings(func, pool_param)
-    out_h, out_w = winner.shape[2:]
-    check_shape(func, "dout", dout, winner.shape, "(N, C, H', W')")
-    dx = np.zeros(shape, dtype=dout.dtype)
-    for offset, view in _window_offsets(ph, pw, stride, out_h, out_w):
-        dx[view] += np.where(winner == offset, dout, 0)
+    check_shape(func, "dout", dout, out.shape, "(N, C, H', W')")
+    overlapping = stride < ph or stride < pw
+    dx = np.zeros(x.shape, dtype=np.result_type(x, dout))
+    unrouted = np.ones(out.shape, dtype=bool)
+    winner = np.empty(out.shape, dtype=bool)
+    for _, view in _window_offsets(ph, pw, stride, *out.shape[2:]):
+        np.equal(x[view], out, out=winner)
+        winner &= unrouted
+        if overlapping:
+            dx[view] += dout * winner
+        else:
+            np.multiply(dout, winner, out=dx[view])
+        unrouted ^= winner  # the winners were unrouted: this marks them routed
     return dx
 
 
