@@ -38,6 +38,7 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "matplotlib_animations": False,
     "write_computation_times": False,
+    "capture_repr": (),
 }
 
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]

@@ -43,10 +43,9 @@ plots.learning_curves(result.history, title="NumPy ThreeLayerConvNet")
 # The same network in PyTorch
 # ---------------------------
 # ``torch_impl.models.ThreeLayerConvNet`` holds the same parameters under the same names.
-# Loading the trained NumPy weights into it gives the same scores.
+# Loading the trained NumPy weights into it gives the same scores, up to float32 rounding.
 
 import torch_impl.models as T
-from reference_numpy.models import ThreeLayerConvNet
 
 params = dict(np.load(f"{config.out_dir}/params.npz"))
 numpy_model = classify.build_numpy_model(config, len(splits.classes))
@@ -61,4 +60,3 @@ with torch.no_grad():
     torch_scores = torch_model.loss(x).numpy()
 difference = np.abs(numpy_scores - torch_scores).max()
 print(f"largest difference between the two backends' scores: {difference:.2e}")
-assert isinstance(numpy_model, ThreeLayerConvNet)
