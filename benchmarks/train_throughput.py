@@ -72,7 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="all", choices=("all", "cpu", "cuda"))
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--steps", type=int, help="timed steps (default: 5 on CPU, 50 on CUDA)")
+    parser.add_argument("--steps", type=int, help="timed steps (default: 10 on CPU, 50 on CUDA)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
 
@@ -86,7 +86,7 @@ def main() -> None:
             parser.error("--device cuda: no GPU is available")
     rows, results = [], []
     for device in devices:
-        steps = args.steps or (5 if device.type == "cpu" else 50)
+        steps = args.steps or (10 if device.type == "cpu" else 50)
         warmup = 2 if device.type == "cpu" else 10
         reference = images_per_second(
             "torchvision resnet18", device, args.batch_size, steps, warmup
