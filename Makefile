@@ -39,14 +39,14 @@ docs: $(STAMP)
 	rm -rf docs/_build/html
 	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
 
-# Opens a built derivation page in headless Chromium and fails unless MathJax typeset
-# its math. Installs Debian's chromium when it is missing; not part of CI.
+# Opens every built derivation page in headless Chromium and fails unless MathJax typeset
+# all of its math. Installs Debian's chromium when it is missing; not part of CI.
 docs-check: docs
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "installing Debian's chromium"; \
 		apt-get install -y -q chromium >/dev/null 2>&1 || \
 		{ apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }
-	$(BIN)/python docs/check_math.py docs/_build/html/derivations/affine.html
+	ls docs/_build/html/derivations/*.html | grep -v '/index.html$$' | xargs $(BIN)/python docs/check_math.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
