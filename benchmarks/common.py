@@ -1,21 +1,9 @@
-"""Timing helpers shared by the benchmarks: best-of-repeats wall time and a plain-text table."""
+"""Shared by the benchmarks: alternating best-of-repeats timing and a plain-text table."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-
-
-def best_time(function: Callable[[], object], repeats: int = 7, number: int = 3) -> float:
-    """Best wall time of one call, in seconds, over ``repeats`` rounds of ``number`` calls."""
-    function()  # warm up caches, allocators and lazy initialisation
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(number):
-            function()
-        best = min(best, (time.perf_counter() - start) / number)
-    return best
 
 
 def best_times_interleaved(functions: list[Callable[[], object]], repeats: int = 7) -> list[float]:

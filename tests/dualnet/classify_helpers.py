@@ -4,6 +4,7 @@ of a few positions, so that models can learn something within a handful of steps
 from __future__ import annotations
 
 import torch
+
 from dualnet.data import ImageSplits
 
 
