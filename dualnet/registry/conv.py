@@ -8,6 +8,7 @@ import numpy as np
 import reference_numpy.conv as R
 import torch_impl.conv as T
 from dualnet.registry.component import Case, layer
+from dualnet.registry.layers import batchnorm_case
 
 TOPIC = "conv"
 
@@ -34,26 +35,6 @@ def distinct_values(rng: np.random.Generator, shape: tuple, dtype) -> np.ndarray
 def pool_case(rng: np.random.Generator, dtype) -> Case:
     x = distinct_values(rng, (2, 3, 7, 6), dtype)
     return Case({"x": x}, wrt=("x",), config=({"pool_height": 3, "pool_width": 2, "stride": 2},))
-
-
-def spatial_batchnorm_case(mode: str):
-    def make(rng: np.random.Generator, dtype) -> Case:
-        channels = 3
-        x = (rng.standard_normal((4, channels, 3, 2)) * 2 + 1).astype(dtype)
-        gamma = rng.standard_normal(channels).astype(dtype)
-        beta = rng.standard_normal(channels).astype(dtype)
-        bn_param = {
-            "mode": mode,
-            "eps": 1e-5,
-            "momentum": 0.8,
-            "running_mean": rng.standard_normal(channels).astype(dtype),
-            "running_var": rng.uniform(0.5, 2.0, channels).astype(dtype),
-        }
-        return Case(
-            {"x": x, "gamma": gamma, "beta": beta}, wrt=("x", "gamma", "beta"), config=(bn_param,)
-        )
-
-    return make
 
 
 ENTRIES = [
@@ -108,7 +89,7 @@ ENTRIES = [
             topic=TOPIC,
             summary=f"batch normalization per channel of (N, C, H, W), {mode} mode",
             page="derivations/batchnorm",
-            make_case=spatial_batchnorm_case(mode),
+            make_case=batchnorm_case(mode, x_shape=(4, 3, 3, 2)),
             forward=R.spatial_batchnorm_forward,
             backward=R.spatial_batchnorm_backward,
             torch_function=T.spatial_batchnorm,

@@ -44,10 +44,13 @@ def dropout_case(mode: str):
     return make
 
 
-def batchnorm_case(mode: str):
+def batchnorm_case(mode: str, x_shape: tuple = (4, 5)):
+    """Inputs for batch normalization of ``x_shape`` (``(N, D)``, or ``(N, C, H, W)`` for the
+    spatial version): features far from standardized, and running statistics to update."""
+
     def make(rng: np.random.Generator, dtype) -> Case:
-        d = 5
-        x = (rng.standard_normal((4, d)) * 2 + 1).astype(dtype)
+        d = x_shape[1]
+        x = (rng.standard_normal(x_shape) * 2 + 1).astype(dtype)
         gamma = rng.standard_normal(d).astype(dtype)
         beta = rng.standard_normal(d).astype(dtype)
         bn_param = {
