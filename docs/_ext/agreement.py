@@ -15,7 +15,7 @@ from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
 from dualnet import crosscheck, registry
-from dualnet.cli import format_error, format_errors
+from dualnet.crosscheck_report import format_error, format_errors
 
 _measured: dict[tuple[str, str], crosscheck.CheckResult] = {}
 
