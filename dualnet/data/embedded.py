@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -401,6 +402,12 @@ def load_embedded(
     path = cache_path(data_root, sizes, seed)
     arrays = _read_cache(path, sizes) if cache else None
     if arrays is None:
+        where = f"; caching it in {path}" if cache else ""
+        print(
+            f"generating the embedded dataset ({sum(sizes):,} images, once){where}",
+            file=sys.stderr,
+            flush=True,
+        )
         arrays = {"version": np.array(VERSION)}
         for split, n in zip(SPLITS, sizes, strict=True):
             arrays[f"{split}_images"], arrays[f"{split}_labels"] = generate(n, seed, split)

@@ -1,23 +1,22 @@
-"""What every training run needs besides its model: the device, the processes of a
-data-parallel run, seeds, checkpoints on disk and a metrics log.
+"""What every run needs besides its model and its files: the device, the processes of a
+data-parallel run, and seeds. (Files are :mod:`dualnet.experiments.runs`.)
 
 * :func:`resolve_device` turns ``auto|cpu|cuda`` into a ``torch.device``.
-* :func:`distributed_context` reads the variables ``torchrun`` sets (``RANK``, ``WORLD_SIZE``,
-  ``LOCAL_RANK``) and joins the process group: NCCL on GPUs, gloo on the CPU.
-* :func:`save_checkpoint` writes atomically (a temporary file, then a rename), so a run killed
-  while saving never leaves a half-written checkpoint; :func:`load_checkpoint` reads with
-  ``weights_only=True``, which refuses to run code hidden in a file.
-* :class:`MetricsLog` appends one JSON object per line.
+* :func:`distributed` reads the variables ``torchrun`` sets (``RANK``, ``WORLD_SIZE``,
+  ``LOCAL_RANK``), joins the process group (NCCL on GPUs, gloo on the CPU) and leaves it when
+  the run ends, however it ends.
+* :func:`seed_everything` and :func:`derived_seed` make runs reproducible.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import random
-import tempfile
+import signal
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -56,22 +55,32 @@ class DistributedContext:
         return self.world_size > 1
 
 
-def distributed_context(device_name: str) -> DistributedContext:
-    """Join the process group when launched by ``torchrun`` with more than one process."""
+@contextlib.contextmanager
+def distributed(device_name: str) -> Iterator[DistributedContext]:
+    """This process's :class:`DistributedContext`, inside the process group while the block
+    runs when launched by ``torchrun`` with more than one process.
+
+    A group this function joined is destroyed when the block ends, also on an error or
+    Ctrl-C; a group someone else created is left alone.
+    """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
-        return DistributedContext()
-    rank = int(os.environ["RANK"])
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if not dist.is_initialized():
+        yield DistributedContext()
+        return
+    context = DistributedContext(
+        rank=int(os.environ["RANK"]),
+        world_size=world_size,
+        local_rank=int(os.environ.get("LOCAL_RANK", "0")),
+    )
+    joined = not dist.is_initialized()
+    if joined:
         use_nccl = device_name != "cpu" and torch.cuda.is_available()
         dist.init_process_group(backend="nccl" if use_nccl else "gloo")
-    return DistributedContext(rank=rank, world_size=world_size, local_rank=local_rank)
-
-
-def leave_distributed() -> None:
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+    try:
+        yield context
+    finally:
+        if joined and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def seed_everything(seed: int) -> None:
@@ -88,50 +97,37 @@ def derived_seed(*parts: int) -> int:
     return int(sequence.generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
-def save_checkpoint(payload: dict, path: str | Path) -> Path:
-    """``torch.save`` to a temporary file in the same folder, then rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA; nothing on the CPU."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@dataclass
+class StopRequest:
+    """Set by the first Ctrl-C while :func:`stop_on_interrupt` is active."""
+
+    requested: bool = False
+
+
+@contextlib.contextmanager
+def stop_on_interrupt() -> Iterator[StopRequest]:
+    """Turn the first Ctrl-C (SIGINT) into a request that the loop checks between steps, so a
+    run stops at a step boundary with a consistent checkpoint; a second Ctrl-C interrupts at
+    once. Outside the main thread (where no handler can be installed) Ctrl-C acts as usual."""
+    request = StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield request
+        return
+
+    def handler(signum, frame):
+        if request.requested:
+            raise KeyboardInterrupt
+        request.requested = True
+
+    previous = signal.signal(signal.SIGINT, handler)
     try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(payload, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
-    """Load a checkpoint with ``weights_only=True``: tensors and plain Python values only."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    return torch.load(path, map_location=map_location, weights_only=True)
-
-
-class MetricsLog:
-    """Appends metric records to a JSON-lines file (one JSON object per line)."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-
-    def append(self, record: dict) -> None:
-        with self.path.open("a") as file:
-            file.write(json.dumps(record) + "\n")
-
-    def rewrite(self, records: list[dict]) -> None:
-        """Replace the file's contents with ``records``, atomically."""
-        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        with os.fdopen(handle, "w") as file:
-            file.writelines(json.dumps(record) + "\n" for record in records)
-        os.replace(temporary, self.path)
-
-    def read(self) -> list[dict]:
-        if not self.path.exists():
-            return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        yield request
+    finally:
+        signal.signal(signal.SIGINT, previous)
