@@ -7,6 +7,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "_ext"))
 sys.path.insert(0, str(HERE.parent))
 
+from figure_scraper import FigureScraper
+
 project = "dualnet"
 author = "The dualnet developers"
 copyright = "2026, the dualnet developers"
@@ -39,6 +41,7 @@ sphinx_gallery_conf = {
     "matplotlib_animations": False,
     "write_computation_times": False,
     "capture_repr": (),
+    "image_scrapers": ("matplotlib", FigureScraper()),
 }
 
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]

@@ -87,10 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--seed", type=Range(int, 0).parser(), default=0, help="seed of the random inputs (0)"
     )
-    check.set_defaults(run=run_check)
+    check.set_defaults(run=run_check, parser=check)
 
     listing = commands.add_parser("list", help="list the registered components")
-    listing.set_defaults(run=run_list)
+    listing.set_defaults(run=run_list, parser=listing)
 
     classify.add_commands(commands)
     return parser
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return args.run(args, parser)
+    return args.run(args, args.parser)  # errors come under the subcommand's usage line
 
 
 if __name__ == "__main__":

@@ -24,8 +24,8 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from dualnet import plots
 from dualnet.data import load_images
+from dualnet.experiments import figures
 
 splits = load_images("embedded")
 images, labels = splits.train
@@ -33,7 +33,7 @@ print(f"{len(labels)} training images of shape {tuple(images.shape[1:])}")
 print("classes:", ", ".join(splits.classes))
 
 first_of_each = [int(np.flatnonzero(labels.numpy() == k)[0]) for k in range(len(splits.classes))]
-plots.image_grid(images[first_of_each].numpy(), list(splits.classes), columns=10)
+examples = figures.image_grid(images[first_of_each].numpy(), list(splits.classes), columns=10)
 
 # %%
 # The three levels, side by side
@@ -71,21 +71,15 @@ from dualnet.experiments import classify
 workdir = tempfile.mkdtemp()
 results = {}
 for level in classify.LEVELS:
-    config = classify.TrainConfig(
-        model="fc2",
-        level=level,
-        data="embedded",
+    config = classify.make_config(
+        "fc2",
+        level,
+        optimizer="sgd",  # the same plain SGD at every level, for a fair comparison
+        lr=0.02,
         epochs=4,
         batch_size=64,
-        optimizer="sgd",
-        lr=0.02,
-        momentum=0.0,
-        weight_decay=0.0,
-        schedule="constant",
-        augment=False,
         train_subset=6000,
         device="cpu",
-        seed=0,
         out_dir=f"{workdir}/{level}",
         progress=False,
         figures=False,
@@ -123,25 +117,16 @@ axis.legend()
 # ReLU - fully connected) shares its filters across positions and does much better on the same
 # budget.
 
-config = classify.TrainConfig(
-    model="convnet3",
-    level="module",
-    data="embedded",
+config = classify.make_config(
+    "convnet3",  # with its default recipe: Adam at a constant rate
     epochs=4,
     batch_size=64,
-    optimizer="adam",
-    lr=1e-3,
-    momentum=0.9,
-    weight_decay=0.0,
-    schedule="constant",
-    augment=False,
     train_subset=6000,
     device="cpu",
-    seed=0,
     out_dir=f"{workdir}/convnet3",
     progress=False,
     figures=False,
 )
 convnet = classify.train(config, splits=splits)
 print(f"convnet3: test accuracy {convnet.test_acc:.3f}")
-plots.learning_curves(convnet.history, title="convnet3 (nn.Module)")
+curves = figures.learning_curves(convnet.history, title="convnet3 (nn.Module)")

@@ -17,27 +17,23 @@ import tempfile
 
 import numpy as np
 
-from dualnet import metrics, plots
+from dualnet import metrics
 from dualnet.data import load_images
-from dualnet.experiments import classify
+from dualnet.experiments import classify, figures, runs, runtime
 
 splits = load_images("embedded")
-config = classify.TrainConfig(
-    model="resnet-preact20",
-    data="embedded",
+config = classify.make_config(
+    "resnet-preact20",  # with its default recipe: SGD, cosine schedule, crops and flips
     epochs=3,
-    batch_size=128,
     device="cpu",
-    seed=0,
     out_dir=tempfile.mkdtemp(),
     progress=False,
     figures=False,
-    **classify.recipe("resnet-preact20"),
 )
 result = classify.train(config, splits=splits)
 print(f"test accuracy after {config.epochs} epochs: {result.test_acc:.3f}")
 print(f"training speed: {np.mean([r['images_per_second'] for r in result.history]):.0f} images/s")
-plots.learning_curves(result.history, title="resnet-preact20")
+curves = figures.learning_curves(result.history, title="resnet-preact20")
 
 # %%
 # Where it goes wrong
@@ -50,20 +46,21 @@ print(
     "accuracy per class:", {name: round(acc, 3) for name, acc in summary["per_class_acc"].items()}
 )
 
-device = classify.runtime.resolve_device("cpu")
+device = runtime.resolve_device("cpu")
 model = classify.build_model(config, len(splits.classes))
-model.load_state_dict(classify.runtime.load_checkpoint(f"{config.out_dir}/last.pt")["model"])
+checkpoint = runs.load_checkpoint(f"{config.out_dir}/last.pt", classify.CHECKPOINT_FORMAT)
+model.load_state_dict(checkpoint["model"])
 test_images, test_labels = splits.test
 predictions = (
     classify.predict(model, test_images, splits.mean, splits.std, device).argmax(1).numpy()
 )
 counts = metrics.confusion_matrix(predictions, test_labels.numpy(), len(splits.classes))
-plots.confusion(counts, splits.classes, title=f"test accuracy {summary['acc']:.3f}")
+matrix = figures.confusion(counts, splits.classes, title=f"test accuracy {summary['acc']:.3f}")
 
 # %%
 
 wrong = np.flatnonzero(predictions != test_labels.numpy())[:24]
-plots.image_grid(
+grid = figures.image_grid(
     test_images[wrong].numpy(),
     [f"{splits.classes[test_labels[i]]}\n-> {splits.classes[predictions[i]]}" for i in wrong],
     title="misclassified test images (true -> predicted)",

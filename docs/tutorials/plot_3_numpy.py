@@ -18,26 +18,23 @@ import time
 import numpy as np
 import torch
 
-from dualnet import plots
 from dualnet.data import load_images
-from dualnet.experiments import classify
+from dualnet.experiments import classify, figures
 
 splits = load_images("embedded")
-config = classify.TrainConfig(
-    model="convnet3",
-    data="embedded",
+config = classify.make_config(
+    "convpool3",
+    backend="numpy",
     epochs=3,
     train_subset=3000,
     device="cpu",
-    seed=0,
     out_dir=tempfile.mkdtemp(),
     progress=False,
-    **classify.numpy_recipe("convnet3"),
 )
 started = time.perf_counter()
 result = classify.train_numpy(config, splits=splits)
 print(f"test accuracy {result.test_acc:.3f} after {time.perf_counter() - started:.0f} s")
-plots.learning_curves(result.history, title="NumPy ThreeLayerConvNet")
+curves = figures.learning_curves(result.history, title="NumPy ThreeLayerConvNet")
 
 # %%
 # The same network in PyTorch

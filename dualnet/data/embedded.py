@@ -29,8 +29,8 @@ the drawing changes so that stale caches are not read.
 from __future__ import annotations
 
 import os
-import tempfile
 import sys
+import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path

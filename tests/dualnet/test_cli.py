@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+import dualnet
 from dualnet import cli, registry
 
 pytestmark = pytest.mark.cli
@@ -107,3 +108,15 @@ def test_python_dash_m_and_the_console_script(tmp_path):
         check=False,
     )
     assert script.returncode == 2 and "unknown component(s): nothing" in script.stderr
+
+
+def test_version_and_a_negative_seed(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"dualnet {dualnet.__version__}"
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["check", "--seed", "-1"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: dualnet check" in err and "argument --seed: must be at least 0, got -1" in err

@@ -65,7 +65,7 @@ def add_commands(commands) -> None:
     add_train(actions)
     add_eval(actions)
     models = actions.add_parser("models", help="list the models and who builds them")
-    models.set_defaults(run=run_models)
+    models.set_defaults(run=run_models, parser=models)
 
 
 def defaults_text() -> str:
@@ -106,7 +106,7 @@ def add_train(actions) -> None:
     train.add_argument("--data-root", help="CIFAR-10: the folder holding cifar-10-batches-py/")
     train.add_argument("--out", dest="out_dir", help="run directory (runs/classify/<run name>)")
     train.add_argument("--resume", metavar="RUN", help="continue a run (its directory or a .pt)")
-    train.set_defaults(run=run_train)
+    train.set_defaults(run=run_train, parser=train)
 
 
 def given_settings(args: argparse.Namespace) -> dict:
@@ -208,7 +208,7 @@ def add_eval(actions) -> None:
         "--out", help="where to write summary.json and the figures (default: RUN/eval-<split>)"
     )
     evaluate.add_argument("--json", action="store_true", help="print the results as JSON")
-    evaluate.set_defaults(run=run_eval)
+    evaluate.set_defaults(run=run_eval, parser=evaluate)
 
 
 def run_eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

@@ -343,8 +343,8 @@ def loop(run: Run, state: State, stop: runtime.StopRequest) -> bool:
         if state.step % run.steps_per_epoch == 0:
             end_of_epoch(run, state, bar)
     bar.close()
-    tick(state)
     if state.saved_step != state.step:
+        tick(state)
         save(run, state, "last.pt")
     return stop.requested
 
