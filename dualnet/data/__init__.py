@@ -41,7 +41,10 @@ __all__ = [
 
 
 def load_images(
-    name: str, data_root: str | os.PathLike | None = None, download: bool = True
+    name: str,
+    data_root: str | os.PathLike | None = None,
+    download: bool = True,
+    image_size: int = 32,
 ) -> ImageSplits:
     """Load an image-classification dataset into memory.
 
@@ -51,6 +54,8 @@ def load_images(
             or ``~/.cache/dualnet`` (see :func:`dualnet.data.paths.data_root`).
         download: For ``"cifar10"``: download the files through torchvision when they are
             missing. The embedded dataset never needs the network.
+        image_size: Height and width of the images: any size for the embedded set (its shapes
+            are drawn at that resolution), 32 for CIFAR-10.
 
     Returns:
         The :class:`~dualnet.data.images.ImageSplits`: ``uint8`` images ``(N, 3, 32, 32)`` and
@@ -62,8 +67,10 @@ def load_images(
             what to download and where to put it.
     """
     if name == "embedded":
-        return load_embedded(paths.data_root(data_root))
+        return load_embedded(paths.data_root(data_root), size=image_size)
     if name == "cifar10":
+        if image_size != 32:
+            raise ValueError(f"load_images: CIFAR-10 images are 32x32, got image_size {image_size}")
         return load_cifar10(paths.data_root(data_root), download=download)
     known = ", ".join(repr(n) for n in DATASETS)
     raise ValueError(f"load_images: unknown dataset name {name!r}, expected one of {known}")

@@ -169,19 +169,20 @@ CLASSES = tuple(SHAPES)
 """The ten class names, in label order."""
 
 
-def _pixel_grid() -> tuple[Array, Array]:
+def _pixel_grid(size: int = SIZE) -> tuple[Array, Array]:
     """Pixel centres in half-image units, ``(S, S)`` each: x along columns, y along rows."""
-    centres = (np.arange(SIZE, dtype=np.float32) + 0.5) / (SIZE / 2) - 1
+    centres = (np.arange(size, dtype=np.float32) + 0.5) / (size / 2) - 1
     return np.meshgrid(centres, centres, indexing="xy")
 
 
-def _upsampling(points: int) -> Array:
-    """Bilinear interpolation from ``points`` control values to ``SIZE`` pixels, ``(S, points)``."""
-    position = (np.arange(SIZE) + 0.5) / SIZE * (points - 1)
+def _upsampling(points: int, size: int = SIZE) -> Array:
+    """Bilinear interpolation from ``points`` control values to ``size`` pixels,
+    ``(size, points)``."""
+    position = (np.arange(size) + 0.5) / size * (points - 1)
     low = np.minimum(np.floor(position).astype(int), points - 2)
-    weights = np.zeros((SIZE, points), np.float32)
-    weights[np.arange(SIZE), low] = 1 - (position - low)
-    weights[np.arange(SIZE), low + 1] = position - low
+    weights = np.zeros((size, points), np.float32)
+    weights[np.arange(size), low] = 1 - (position - low)
+    weights[np.arange(size), low + 1] = position - low
     return weights
 
 
@@ -210,7 +211,7 @@ def _background(rng: np.random.Generator, colour: Array, x: Array, y: Array) -> 
     angle = rng.uniform(0, 2 * np.pi, (n, 1, 1)).astype(np.float32)
     t = np.clip(0.5 + 0.5 * (x * np.cos(angle) + y * np.sin(angle)), 0, 1)[:, None]
     images = colour[:, :, None, None] * (1 - t) + other[:, :, None, None] * t
-    up = _upsampling(5)
+    up = _upsampling(5, x.shape[-1])
     texture = np.einsum("ik,nckl,jl->ncij", up, rng.normal(0, 1, (n, 3, 5, 5)), up)
     strength = rng.uniform(0, TEXTURE, (n, 1, 1, 1))
     return images + (texture * strength).astype(np.float32)
@@ -219,7 +220,7 @@ def _background(rng: np.random.Generator, colour: Array, x: Array, y: Array) -> 
 def _clutter(rng: np.random.Generator, images: Array, x: Array, y: Array) -> Array:
     """Paint up to ``CLUTTER`` dots and bars of random colour over ``images``."""
     n = images.shape[0]
-    pixel = 2 / SIZE
+    pixel = 2 / x.shape[-1]
     count = rng.integers(0, CLUTTER + 1, n)
     for item in range(CLUTTER):
         start = rng.uniform(-1, 1, (n, 2))
@@ -247,24 +248,27 @@ def _shape_coverage(rng: np.random.Generator, labels: Array, x: Array, y: Array)
     cos, sin = np.cos(angle), np.sin(angle)
     u = ((x - cx) * cos + (y - cy) * sin) / scale
     v = ((cx - x) * sin + (y - cy) * cos) / scale
-    distance = np.empty((n, SIZE, SIZE), np.float32)
+    size = x.shape[-1]
+    distance = np.empty((n, size, size), np.float32)
     for label, shape in enumerate(SHAPES.values()):
         members = labels == label
         if members.any():
             distance[members] = shape(u[members], v[members], rng)
-    pixel = (2 / SIZE) / scale
+    pixel = (2 / size) / scale
     return np.clip(0.5 - distance / pixel, 0, 1)
 
 
-def draw(labels: Array, rng: np.random.Generator) -> Array:
-    """Draw one image of each labelled class.
+def draw(labels: Array, rng: np.random.Generator, size: int = SIZE) -> tuple[Array, Array]:
+    """Draw one image of each labelled class, with the shape's mask.
 
     Args:
         labels: Class indices in ``[0, 10)``, shape ``(n,)``.
-        rng: The random stream; the images depend only on its state and ``labels``.
+        rng: The random stream; the images depend only on its state, ``labels`` and ``size``.
+        size: Image height and width ``S`` in pixels (the shapes scale with it).
 
     Returns:
-        ``uint8`` images of shape ``(n, 3, 32, 32)``.
+        ``(images, masks)``: ``uint8`` images of shape ``(n, 3, S, S)`` and ``bool`` masks
+        ``(n, S, S)``, true where the shape covers at least half of the pixel.
 
     Raises:
         ValueError: If ``labels`` is not a vector of integers in ``[0, 10)``.
@@ -280,17 +284,20 @@ def draw(labels: Array, rng: np.random.Generator) -> Array:
             f"draw: labels range from {labels.min()} to {labels.max()}, "
             f"expected class indices in [0, {len(CLASSES)})"
         )
-    x, y = _pixel_grid()
+    x, y = _pixel_grid(size)
     shape_colour, background_colour = _colours(rng, len(labels))
     images = _background(rng, background_colour, x, y)
     images = _clutter(rng, images, x, y)
-    images = _paint(images, _shape_coverage(rng, labels, x, y), shape_colour)
+    coverage = _shape_coverage(rng, labels, x, y)
+    images = _paint(images, coverage, shape_colour)
     sigma = rng.uniform(*NOISE, (len(labels), 1, 1, 1))
     images = images + (rng.normal(0, 1, images.shape) * sigma).astype(np.float32)
-    return np.clip(np.rint(images * 255), 0, 255).astype(np.uint8)
+    return np.clip(np.rint(images * 255), 0, 255).astype(np.uint8), coverage >= 0.5
 
 
-def generate(n: int, seed: int = SEED, split: str = "train") -> tuple[Array, Array]:
+def generate(
+    n: int, seed: int = SEED, split: str = "train", size: int = SIZE, masks: bool = False
+) -> tuple[Array, ...]:
     """Generate one split of the embedded dataset.
 
     The labels are a random permutation of ``0, 1, ..., 9, 0, 1, ...``, so every class has
@@ -300,9 +307,12 @@ def generate(n: int, seed: int = SEED, split: str = "train") -> tuple[Array, Arr
         n: Number of images, ``>= 0``.
         seed: The dataset seed.
         split: ``"train"``, ``"val"`` or ``"test"``: each split has its own random stream.
+        size: Image height and width ``S`` (32 for the classic set).
+        masks: Also return the shapes' masks.
 
     Returns:
-        ``(images, labels)``: ``uint8`` array ``(n, 3, 32, 32)`` and ``int64`` array ``(n,)``.
+        ``(images, labels)``: ``uint8`` array ``(n, 3, S, S)`` and ``int64`` array ``(n,)``;
+        with ``masks``, also the ``bool`` masks ``(n, S, S)`` of :func:`draw`.
 
     Raises:
         ValueError: If ``n`` is negative or ``split`` unknown.
@@ -313,24 +323,29 @@ def generate(n: int, seed: int = SEED, split: str = "train") -> tuple[Array, Arr
         raise ValueError(f"generate: split must be one of {SPLITS}, got {split!r}")
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(SPLITS.index(split),)))
     labels = rng.permutation(np.arange(n) % len(CLASSES)).astype(np.int64)
-    images = np.empty((n, 3, SIZE, SIZE), np.uint8)
+    images = np.empty((n, 3, size, size), np.uint8)
+    shape_masks = np.empty((n, size, size), bool)
     for start in range(0, n, CHUNK):
-        images[start : start + CHUNK] = draw(labels[start : start + CHUNK], rng)
-    return images, labels
+        chunk = slice(start, start + CHUNK)
+        images[chunk], shape_masks[chunk] = draw(labels[chunk], rng, size)
+    return (images, labels, shape_masks) if masks else (images, labels)
 
 
 def cache_path(
     data_root: str | os.PathLike | None = None,
     sizes: tuple[int, int, int] = SIZES,
     seed: int = SEED,
+    size: int = SIZE,
 ) -> Path:
-    """The cache file for the given sizes and seed, under :func:`dualnet.data.paths.data_root`."""
+    """The cache file for the given sizes, seed and image size, under
+    :func:`dualnet.data.paths.data_root`."""
     train, val, test = sizes
-    name = f"embedded-v{VERSION}-seed{seed}-{train}-{val}-{test}.npz"
+    pixels = "" if size == SIZE else f"-{size}px"
+    name = f"embedded-v{VERSION}-seed{seed}-{train}-{val}-{test}{pixels}.npz"
     return paths.data_root(data_root) / name
 
 
-def _read_cache(path: Path, sizes: tuple[int, int, int]) -> dict[str, Array] | None:
+def _read_cache(path: Path, sizes: tuple[int, int, int], size: int) -> dict[str, Array] | None:
     """The cached arrays, or ``None`` if the file is missing, damaged or of another version."""
     try:
         with np.load(path, allow_pickle=False) as file:
@@ -343,10 +358,12 @@ def _read_cache(path: Path, sizes: tuple[int, int, int]) -> dict[str, Array] | N
         images, labels = arrays.get(f"{split}_images"), arrays.get(f"{split}_labels")
         if images is None or labels is None:
             return None
-        if images.shape != (n, 3, SIZE, SIZE) or images.dtype != np.uint8:
+        if images.shape != (n, 3, size, size) or images.dtype != np.uint8:
             return None
         if labels.shape != (n,) or labels.dtype != np.int64:
             return None
+    if arrays.get("test_masks", np.zeros(0)).shape != (sizes[2], size, size):
+        return None
     return arrays
 
 
@@ -371,6 +388,7 @@ def load_embedded(
     sizes: tuple[int, int, int] | None = None,
     seed: int = SEED,
     cache: bool = True,
+    size: int = SIZE,
 ) -> ImageSplits:
     """Load the embedded dataset, generating and caching it on first use.
 
@@ -381,6 +399,7 @@ def load_embedded(
         seed: The dataset seed.
         cache: Read and write the cache file; ``False`` always generates and writes nothing.
             A cache that cannot be written only gives a warning.
+        size: Image height and width (32 for the classic set; the shapes scale with it).
 
     Returns:
         An :class:`~dualnet.data.images.ImageSplits` named ``"embedded"`` with the class names
@@ -399,8 +418,8 @@ def load_embedded(
             f"train >= 1, got {sizes!r}"
         )
     sizes = tuple(int(s) for s in sizes)
-    path = cache_path(data_root, sizes, seed)
-    arrays = _read_cache(path, sizes) if cache else None
+    path = cache_path(data_root, sizes, seed, size)
+    arrays = _read_cache(path, sizes, size) if cache else None
     if arrays is None:
         where = f"; caching it in {path}" if cache else ""
         print(
@@ -410,7 +429,9 @@ def load_embedded(
         )
         arrays = {"version": np.array(VERSION)}
         for split, n in zip(SPLITS, sizes, strict=True):
-            arrays[f"{split}_images"], arrays[f"{split}_labels"] = generate(n, seed, split)
+            images, labels, masks = generate(n, seed, split, size, masks=True)
+            arrays[f"{split}_images"], arrays[f"{split}_labels"] = images, labels
+        arrays["test_masks"] = masks
         if cache:
             try:
                 _write_cache(path, arrays)
@@ -427,4 +448,5 @@ def load_embedded(
         for split in SPLITS
     }
     mean, std = channel_stats(splits["train"][0])
-    return ImageSplits("embedded", CLASSES, **splits, mean=mean, std=std)
+    test_masks = torch.from_numpy(arrays["test_masks"])
+    return ImageSplits("embedded", CLASSES, **splits, mean=mean, std=std, test_masks=test_masks)

@@ -76,6 +76,9 @@ class ImageSplits:
             :math:`[0, 1]` units.
         std: The ``C`` per-channel standard deviations :math:`\sigma_c` of the training images
             (population form, dividing by the number of values) in the same units.
+        test_masks: For the embedded set, ``bool`` masks ``(N_test, H, W)`` of the object in
+            each test image (true where it covers the pixel), to score explanations; else
+            ``None``.
 
     Raises:
         ValueError: If a split is not ``uint8`` images with one ``int64`` label each, if the
@@ -90,6 +93,7 @@ class ImageSplits:
     test: Split
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    test_masks: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         _check_split("train", self.train, None)

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from dualnet.experiments import classify, runs
+from dualnet.experiments.classify.train import TIMINGS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from classify_helpers import synthetic_splits  # noqa: E402
@@ -214,3 +215,32 @@ def test_two_gloo_processes_compute_the_same_run_as_one(tmp_path):
         for line in (tmp_path / "double" / "metrics.jsonl").read_text().splitlines()
     ]
     assert [r.get("epoch") for r in records[:-1]] == [1, 2]  # rank 0 alone writes the log
+
+
+def test_the_first_non_finite_loss_stops_the_run_naming_the_step(tmp_path, monkeypatch):
+    real = torch.nn.functional.cross_entropy
+    calls = []
+
+    def poisoned(*args, **kwargs):
+        calls.append(1)
+        loss = real(*args, **kwargs)
+        return loss * float("nan") if len(calls) == 3 else loss
+
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", poisoned)
+    with pytest.raises(FloatingPointError, match="non-finite at step 3 \\(epoch 1\\)"):
+        classify.train(config_for(tmp_path, "run"), splits=synthetic_splits())
+    assert not (tmp_path / "run" / "last.pt").exists()  # nothing saved after the bad step
+
+
+def test_resumed_metrics_equal_the_uninterrupted_ones_apart_from_timings(tmp_path):
+    splits = synthetic_splits()
+    classify.train(config_for(tmp_path, "whole", figures=True), splits=splits)
+    classify.train(config_for(tmp_path, "split", stop_after_steps=6), splits=splits)
+    resume = str(tmp_path / "split" / "last.pt")
+    classify.train(config_for(tmp_path, "split", resume=resume, figures=True), splits=splits)
+
+    def records(name):
+        log = runs.MetricsLog(tmp_path / name / "metrics.jsonl").read()
+        return [{k: v for k, v in r.items() if k not in TIMINGS} for r in log]
+
+    assert len(records("whole")) == 3 and records("split") == records("whole")

@@ -40,6 +40,7 @@ NUMBERS = {
     "--warmup-epochs": ("warmup_epochs", "linear warm-up length in epochs (see below)"),
     "--label-smoothing": ("label_smoothing", "label smoothing (0)"),
     "--train-subset": ("train_subset", "train on the first N training images only"),
+    "--image-size": ("image_size", "embedded images drawn at N x N pixels (the model's: 32 or 64)"),
     "--seed": ("seed", "seed of initialisation, order and augmentation (0)"),
     "--checkpoint-every": ("checkpoint_every", "also write last.pt every N steps (0: per epoch)"),
     "--stop-after-steps": ("stop_after_steps", "stop with a checkpoint after N steps"),

@@ -30,6 +30,7 @@ RANGES = {
     "warmup_epochs": Range(float, 0),
     "label_smoothing": Range(float, 0, 1, high_open=True),
     "train_subset": Range(int, 1),
+    "image_size": Range(int, 8),
     "seed": Range(int, 0),
     "checkpoint_every": Range(int, 0),
     "stop_after_steps": Range(int, 1),
@@ -77,6 +78,7 @@ class TrainConfig:
     backend: str = "torch"
     data: str = "embedded"
     data_root: str | None = None
+    image_size: int = 32
     label_smoothing: float = 0.0
     train_subset: int | None = None
     device: str = "auto"
@@ -115,6 +117,8 @@ class TrainConfig:
             )
         if self.backend == "numpy":
             check_numpy_settings(self)
+        if self.data == "cifar10" and self.image_size != 32:
+            raise ConfigError(f"CIFAR-10 images are 32x32, got image_size {self.image_size}")
 
 
 def check_numpy_settings(config: TrainConfig) -> None:
@@ -152,6 +156,18 @@ def defaults(model: str = DEFAULT_MODEL, level: str = "module", backend: str = "
     adam = {"optimizer": "adam", "lr": 1e-3, "momentum": 0.0, "schedule": "constant"}
     if backend == "numpy":
         return {**common, **adam, "batch_size": 64, "weight_decay": 1e-3}
+    if MODELS[model].family == "squeezenet":
+        return {
+            **common,
+            "epochs": 12,
+            "optimizer": "adamw",
+            "lr": 2e-3,
+            "momentum": 0.0,
+            "weight_decay": 5e-4,
+            "schedule": "cosine",
+            "warmup_epochs": 1.0,
+            "augment": True,
+        }
     if MODELS[model].family == "resnet":
         return {
             **common,
@@ -178,7 +194,8 @@ def make_config(
     checked.
     """
     model, level, backend = model or DEFAULT_MODEL, level or "module", backend or "torch"
-    chosen = {k: v for k, v in settings.items() if v is not None}
+    chosen = {"image_size": MODELS[model].image_size if model in MODELS else 32}
+    chosen.update({k: v for k, v in settings.items() if v is not None})
     config = TrainConfig(
         model=model, level=level, backend=backend, **{**defaults(model, level, backend), **chosen}
     )

@@ -107,7 +107,9 @@ def evaluate_checkpoint(
     checkpoint = runs.load_checkpoint(path, CHECKPOINT_FORMAT)
     config = config_from_checkpoint(checkpoint)
     if splits is None:
-        splits = load_images(config.data, data_root or config.data_root)
+        splits = load_images(
+            config.data, data_root or config.data_root, image_size=config.image_size
+        )
     images, labels = getattr(splits, split)
     _, score = load_model(checkpoint, tuple(images.shape[1:]), runtime.resolve_device(device))
     result = scored(score(images), labels)

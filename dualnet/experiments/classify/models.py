@@ -36,7 +36,8 @@ class ModelSpec:
     ``build_torch(config, num_classes, image_shape)`` returns the PyTorch model (an
     ``nn.Module``, or a barebones model at that level); ``build_numpy`` the
     ``reference_numpy`` model, or is ``None`` when the NumPy backend lacks it. ``family``
-    chooses the default hyperparameters (:func:`~dualnet.experiments.classify.config.defaults`).
+    chooses the default hyperparameters (:func:`~dualnet.experiments.classify.config.defaults`)
+    and ``image_size`` the default resolution of the embedded images it trains on.
     """
 
     name: str
@@ -45,6 +46,7 @@ class ModelSpec:
     levels: tuple[str, ...]
     build_torch: Callable
     build_numpy: Callable | None = None
+    image_size: int = 32
 
     def check(self, backend: str, level: str) -> None:
         if backend == "numpy" and self.build_numpy is None:
@@ -136,6 +138,12 @@ def _resnet_spec(name: str) -> ModelSpec:
     )
 
 
+def _squeezenet_torch(config, num_classes: int, image_shape) -> torch.nn.Module:
+    import torchvision
+
+    return torchvision.models.squeezenet1_1(num_classes=num_classes)
+
+
 MODELS: dict[str, ModelSpec] = {
     "fc2": ModelSpec(
         "fc2", "two-layer fully connected net", "small", LEVELS, _fc2_torch, _fc2_numpy
@@ -152,6 +160,14 @@ MODELS: dict[str, ModelSpec] = {
         _convpool3_numpy,
     ),
     **{name: _resnet_spec(name) for name in RESNETS},
+    "squeezenet1_1": ModelSpec(
+        "squeezenet1_1",
+        "torchvision's SqueezeNet 1.1 (the network of visualization and style transfer)",
+        "squeezenet",
+        ("module",),
+        _squeezenet_torch,
+        image_size=64,
+    ),
 }
 """Every classification model, by name."""
 

@@ -159,7 +159,7 @@ def setup(config: TrainConfig, splits, context: runtime.DistributedContext) -> R
             f"{context.world_size} processes"
         )
     if splits is None:
-        splits = load_images(config.data, config.data_root)
+        splits = load_images(config.data, config.data_root, image_size=config.image_size)
     images, labels = splits.train
     if config.train_subset is not None:
         images, labels = images[: config.train_subset], labels[: config.train_subset]

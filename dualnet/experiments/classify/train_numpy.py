@@ -93,7 +93,7 @@ def train_numpy(config: TrainConfig, splits: ImageSplits | None = None) -> Train
         raise ConfigError("train_numpy() runs the numpy backend; use train() for --backend torch")
     out_dir = runs.open_run_dir(config.out_dir, hint="start a new one elsewhere with --out")
     if splits is None:
-        splits = load_images(config.data, config.data_root)
+        splits = load_images(config.data, config.data_root, image_size=config.image_size)
     data = normalised_arrays(splits, config.train_subset)
     runs.write_json(out_dir / "config.json", asdict(config))
     model = build_numpy_model(config, len(splits.classes), data["X_train"].shape[1:])
