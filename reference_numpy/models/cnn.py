@@ -34,6 +34,7 @@ from reference_numpy.models.fc_net import (
     check_nonnegative,
     check_positive,
     check_seed,
+    check_upstream,
     l2_penalty,
     set_checked_params,
 )
@@ -253,26 +254,55 @@ class ThreeLayerConvNet:
         X = self._inputs(func, X)
         if y is not None:
             check_class_labels(func, y, X.shape[0], self.num_classes)
-        p = self.params
+        scores, caches = self._forward(X)
+        if y is None:
+            return scores
 
+        data_loss, dscores = softmax_loss(scores, y)
+        p = self.params
+        loss = data_loss + self.dtype.type(l2_penalty(p, self.weight_names, self.reg))
+        _, grads = self._backward(dscores, caches)
+        for name in self.weight_names:
+            grads[name] = grads[name] + self.reg * p[name]
+        return loss, {name: grads[name] for name in p}
+
+    def input_gradient(self, X: np.ndarray, dscores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r"""The scores and the gradient of :math:`\sum_{n,c} g_{nc} s_{nc}` with respect to the
+        images, for an upstream gradient ``g = dscores``: the same backward chain as training,
+        carried on to the pixels.
+
+        Args:
+            X: Images ``(N, C, H, W)`` as ``input_dim``.
+            dscores: Upstream gradient ``(N, C_out)``, e.g. one-hot rows to explain a class.
+
+        Returns:
+            ``(scores (N, C_out), dX (N, C, H, W))`` in the model's dtype.
+        """
+        func = "ThreeLayerConvNet.input_gradient"
+        X = self._inputs(func, X)
+        scores, caches = self._forward(X)
+        check_upstream(func, dscores, scores.shape)
+        dX, _ = self._backward(np.asarray(dscores, dtype=self.dtype), caches)
+        return scores, dX
+
+    def _forward(self, X: np.ndarray) -> tuple[np.ndarray, tuple]:
+        p = self.params
         conv_out, conv_cache = conv_forward_fast(X, p["W1"], p["b1"], self.conv_param)
         relu1_out, relu1_cache = relu_forward(conv_out)
         pooled, pool_cache = max_pool_forward_fast(relu1_out, POOL_PARAM)
         hidden, hidden_cache = affine_forward(pooled, p["W2"], p["b2"])
         relu2_out, relu2_cache = relu_forward(hidden)
         scores, scores_cache = affine_forward(relu2_out, p["W3"], p["b3"])
-        if y is None:
-            return scores
+        caches = (conv_cache, relu1_cache, pool_cache, hidden_cache, relu2_cache, scores_cache)
+        return scores, caches
 
-        data_loss, dscores = softmax_loss(scores, y)
-        loss = data_loss + self.dtype.type(l2_penalty(p, self.weight_names, self.reg))
+    def _backward(self, dscores: np.ndarray, caches: tuple) -> tuple[np.ndarray, dict]:
+        conv_cache, relu1_cache, pool_cache, hidden_cache, relu2_cache, scores_cache = caches
         grads: dict[str, np.ndarray] = {}
         drelu2, grads["W3"], grads["b3"] = affine_backward(dscores, scores_cache)
         dhidden = relu_backward(drelu2, relu2_cache)
         dpooled, grads["W2"], grads["b2"] = affine_backward(dhidden, hidden_cache)
         drelu1 = max_pool_backward_fast(dpooled, pool_cache)
         dconv = relu_backward(drelu1, relu1_cache)
-        _, grads["W1"], grads["b1"] = conv_backward_fast(dconv, conv_cache)
-        for name in self.weight_names:
-            grads[name] = grads[name] + self.reg * p[name]
-        return loss, {name: grads[name] for name in p}
+        dX, grads["W1"], grads["b1"] = conv_backward_fast(dconv, conv_cache)
+        return dX, grads

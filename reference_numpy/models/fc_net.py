@@ -182,6 +182,12 @@ def set_checked_params(func: str, model, params) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def check_upstream(func: str, dscores, shape: tuple) -> None:
+    """``dscores`` must be an array shaped like the scores it is the gradient of."""
+    check_array(func, "dscores", dscores)
+    check_shape(func, "dscores", np.asarray(dscores), tuple(shape), "one value per score")
+
+
 class FullyConnectedNet:
     r"""A fully connected network with ReLU, optional normalization and dropout, and softmax loss.
 
@@ -495,27 +501,55 @@ class FullyConnectedNet:
         X = self._inputs(func, X)
         if y is not None:
             check_class_labels(func, y, X.shape[0], self.num_classes)
-        mode = "test" if y is None else "train"
+        scores, caches = self._forward(X, "test" if y is None else "train")
+        if y is None:
+            return scores
+
+        data_loss, dscores = softmax_loss(scores, y)
+        loss = data_loss + self.dtype.type(l2_penalty(self.params, self.weight_names, self.reg))
+        _, grads = self._backward(dscores, caches)
+        for name in self.weight_names:
+            grads[name] = grads[name] + self.reg * self.params[name]
+        return loss, {name: grads[name] for name in self.params}
+
+    def input_gradient(self, X: np.ndarray, dscores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r"""The test-mode scores and the gradient of :math:`\sum_{n,c} g_{nc} s_{nc}` with
+        respect to the inputs, for an upstream gradient ``g = dscores``: the same backward
+        chain as training, carried on to the inputs.
+
+        Args:
+            X: Inputs ``(N, d_1, ..., d_k)`` with ``d_1 * ... * d_k = input_dim``.
+            dscores: Upstream gradient ``(N, C)``, e.g. one-hot rows to explain a class.
+
+        Returns:
+            ``(scores (N, C), dX)`` with ``dX`` shaped like ``X``, in the model's dtype.
+        """
+        func = f"{type(self).__name__}.input_gradient"
+        X = self._inputs(func, X)
+        scores, caches = self._forward(X, "test")
+        check_upstream(func, dscores, scores.shape)
+        dX, _ = self._backward(np.asarray(dscores, dtype=self.dtype), caches)
+        return scores, dX
+
+    def _forward(self, X: np.ndarray, mode: str) -> tuple[np.ndarray, list]:
+        """Scores and the caches of every layer, in ``mode`` (``"train"`` or ``"test"``)."""
         if self.use_dropout:
             self.dropout_param["mode"] = mode
         for bn_param in self.bn_params:
             bn_param["mode"] = mode
-
         out, caches = X, []
         for layer in range(1, self.num_layers):
             out, cache = self._hidden_forward(out, layer)
             caches.append(cache)
         last = self.num_layers
         scores, last_cache = affine_forward(out, self.params[f"W{last}"], self.params[f"b{last}"])
-        if y is None:
-            return scores
+        return scores, [*caches, last_cache]
 
-        data_loss, dscores = softmax_loss(scores, y)
-        loss = data_loss + self.dtype.type(l2_penalty(self.params, self.weight_names, self.reg))
+    def _backward(self, dscores: np.ndarray, caches: list) -> tuple[np.ndarray, dict]:
+        """The gradient with respect to the inputs and every parameter's gradient (data term)."""
+        last = self.num_layers
         grads: dict[str, np.ndarray] = {}
-        dout, grads[f"W{last}"], grads[f"b{last}"] = affine_backward(dscores, last_cache)
+        dout, grads[f"W{last}"], grads[f"b{last}"] = affine_backward(dscores, caches[-1])
         for layer in range(last - 1, 0, -1):
             dout = self._hidden_backward(dout, caches[layer - 1], layer, grads)
-        for name in self.weight_names:
-            grads[name] = grads[name] + self.reg * self.params[name]
-        return loss, {name: grads[name] for name in self.params}
+        return dout, grads
