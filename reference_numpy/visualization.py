@@ -131,3 +131,53 @@ def pgd(model, X, y, eps, step_size, steps, targeted=False, start=None) -> np.nd
         X_adv = fgsm(model, X_adv, y, step_size, targeted)
         X_adv = np.clip(np.minimum(np.maximum(X_adv, X - eps), X + eps), 0, 1)
     return X_adv
+
+
+def smoothgrad(model, X, y, noise_draws: np.ndarray, noise: float = 0.1) -> np.ndarray:
+    """SmoothGrad ``(N, H, W)``: the mean saliency map of ``X + noise * z`` over the standard
+    normal draws ``noise_draws`` ``(samples, N, C, H, W)``."""
+    maps = [saliency_map(model, X + noise * z.astype(X.dtype), y) for z in noise_draws]
+    return np.mean(maps, axis=0)
+
+
+def jitter(X: np.ndarray, ox: int, oy: int) -> np.ndarray:
+    """``X`` rolled by ``ox`` pixels along the width and ``oy`` along the height."""
+    return np.roll(X, shift=(oy, ox), axis=(2, 3))
+
+
+def blur(X: np.ndarray, sigma: float = 0.5) -> np.ndarray:
+    """A separable Gaussian blur of standard deviation ``sigma`` pixels (radius ``3 sigma``),
+    reflecting at the borders."""
+    radius = max(1, int(3 * sigma + 0.5))
+    offsets = np.arange(-radius, radius + 1)
+    kernel = np.exp(-(offsets**2) / (2 * sigma**2))
+    kernel = (kernel / kernel.sum()).astype(X.dtype)
+    height, width = X.shape[2:]
+    padded = np.pad(X, ((0, 0), (0, 0), (radius, radius), (radius, radius)), mode="reflect")
+    rows = sum(w * padded[:, :, k : k + height, :] for k, w in enumerate(kernel))
+    return sum(w * rows[:, :, :, k : k + width] for k, w in enumerate(kernel))
+
+
+def class_visualization_step(model, image, target, l2_reg: float, learning_rate: float):
+    r"""One ascent step on :math:`s_t(x) - \lambda \lVert x - \tfrac12 \rVert_2^2` with the
+    normalised gradient: :math:`x \leftarrow x + \eta\, g / \lVert g \rVert_2`."""
+    _, g = class_score_gradient(model, image, target)
+    g = g - 2 * l2_reg * (image - 0.5)
+    norms = np.maximum(np.sqrt((g.reshape(len(g), -1) ** 2).sum(axis=1)), 1e-12)
+    return image + learning_rate * g / norms.reshape(-1, 1, 1, 1)
+
+
+def class_visualization(
+    model, target, start, jitters, l2_reg=1e-3, learning_rate=5.0, blur_every=10, blur_sigma=0.5
+) -> np.ndarray:
+    """Images that the network scores as ``target``, from ``start`` ``(N, C, H, W)``: each
+    iteration jitters by the next ``(ox, oy)`` of ``jitters``, steps, undoes the jitter,
+    clamps to [0, 1] and every ``blur_every`` iterations blurs (as the PyTorch twin)."""
+    image = np.array(start, copy=True)
+    for step, (ox, oy) in enumerate(jitters):
+        image = jitter(image, ox, oy)
+        image = class_visualization_step(model, image, target, l2_reg, learning_rate)
+        image = np.clip(jitter(image, -ox, -oy), 0, 1)
+        if blur_every and (step + 1) % blur_every == 0 and step + 1 < len(jitters):
+            image = blur(image, blur_sigma)
+    return image

@@ -214,25 +214,22 @@ def class_visualization_step(
 def class_visualization(
     model,
     target: torch.Tensor,
-    shape: tuple[int, int, int],
+    start: torch.Tensor,
+    jitters: list[tuple[int, int]],
     l2_reg: float = 1e-3,
     learning_rate: float = 5.0,
-    num_iterations: int = 100,
     blur_every: int = 10,
     blur_sigma: float = 0.5,
-    max_jitter: int = 4,
-    generator=None,
 ) -> torch.Tensor:
-    """Images ``(N, C, H, W)`` in [0, 1] that the network scores as ``target`` (one image per
-    entry of ``target``): from gray plus noise, each iteration jitters the image by up to
-    ``max_jitter`` pixels, takes :func:`class_visualization_step`, undoes the jitter, clamps to
-    valid pixels, and every ``blur_every`` iterations blurs it."""
-    image = 0.5 + 0.1 * torch.randn((len(target), *shape), generator=generator)
-    for step in range(num_iterations):
-        ox, oy = torch.randint(-max_jitter, max_jitter + 1, (2,), generator=generator).tolist()
+    """Images that the network scores as ``target``, one per entry, from ``start``
+    ``(N, C, H, W)``: each iteration jitters the image by the next ``(ox, oy)`` of
+    ``jitters``, takes :func:`class_visualization_step`, undoes the jitter, clamps to valid
+    pixels, and every ``blur_every`` iterations blurs it (Yosinski et al. 2015)."""
+    image = start.detach().clone()
+    for step, (ox, oy) in enumerate(jitters):
         image = jitter(image, ox, oy)
         image = class_visualization_step(model, image, target, l2_reg, learning_rate)
         image = jitter(image, -ox, -oy).clamp(0, 1)
-        if blur_every and (step + 1) % blur_every == 0 and step + 1 < num_iterations:
+        if blur_every and (step + 1) % blur_every == 0 and step + 1 < len(jitters):
             image = blur(image, blur_sigma)
     return image.detach()

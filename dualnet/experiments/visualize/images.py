@@ -1,0 +1,102 @@
+"""The images to look at: files, the classic ``imagenet_val_25.npz``, or the embedded test set.
+
+Every source gives an :class:`Inputs`: float pixels in [0, 1] of shape ``(N, 3, S, S)`` at the
+network's input size ``S``, the true labels when they are known in the network's classes, and,
+for the embedded test images, the masks of their objects (so that explanations can be scored).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+@dataclass
+class Inputs:
+    """Images ``(N, 3, S, S)`` in [0, 1] (float32), labels ``(N,)`` in the network's classes
+    (``None`` when unknown), object masks ``(N, S, S)`` (``None`` when unknown), and a name
+    per image."""
+
+    images: torch.Tensor
+    labels: torch.Tensor | None
+    masks: torch.Tensor | None
+    names: list[str]
+
+
+def load_inputs(sources: list[str] | None, network, count: int) -> Inputs:
+    """The first ``count`` images of ``sources`` (files Pillow reads, or one ``.npz`` in the
+    ``imagenet_val_25`` layout), or of the embedded test set when ``sources`` is empty."""
+    if not sources:
+        return embedded_inputs(network, count)
+    if len(sources) == 1 and sources[0].endswith(".npz"):
+        return npz_inputs(Path(sources[0]), network, count)
+    images = torch.stack([read_image(Path(s), network.image_size) for s in sources[:count]])
+    return Inputs(images, None, None, [Path(s).name for s in sources[:count]])
+
+
+def embedded_inputs(network, count: int) -> Inputs:
+    """Test images of the embedded set at the network's size, with their objects' masks;
+    labels only when the network knows the embedded classes."""
+    from dualnet.data import load_images
+
+    splits = load_images("embedded", image_size=network.image_size)
+    images, labels = splits.test
+    images = images[:count].float() / 255
+    known = network.data == "embedded"
+    names = [splits.classes[k] for k in labels[:count].tolist()]
+    return Inputs(images, labels[:count] if known else None, splits.test_masks[:count], names)
+
+
+def read_image(path: Path, size: int) -> torch.Tensor:
+    """An image file as ``(3, size, size)`` pixels in [0, 1]: converted to RGB (grayscale and
+    RGBA too), its shorter side resized to ``size``, centre-cropped."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_file():
+        raise ValueError(f"--images: no file at {path}")
+    try:
+        with Image.open(path) as image:
+            rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValueError(f"--images: cannot read {path} as an image ({error})") from None
+    return resize_and_crop(torch.from_numpy(rgb).permute(2, 0, 1), size)
+
+
+def resize_and_crop(image: torch.Tensor, size: int) -> torch.Tensor:
+    """``(3, H, W)`` to ``(3, size, size)``: the shorter side to ``size`` (bilinear, with
+    antialiasing), then the centre."""
+    height, width = image.shape[1:]
+    scale = size / min(height, width)
+    new = (max(size, round(height * scale)), max(size, round(width * scale)))
+    resized = F.interpolate(image[None], size=new, mode="bilinear", antialias=True)[0]
+    top, left = (new[0] - size) // 2, (new[1] - size) // 2
+    return resized[:, top : top + size, left : left + size].clamp(0, 1)
+
+
+def npz_inputs(path: Path, network, count: int) -> Inputs:
+    """``imagenet_val_25.npz``: ``X`` uint8 ``(N, H, W, 3)``, ``y`` labels, ``label_map``."""
+    if not path.is_file():
+        raise ValueError(f"--images: no file at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            X, y = data["X"], data["y"]
+    except (KeyError, ValueError, OSError) as error:
+        raise ValueError(
+            f"--images: {path} is not in the imagenet_val_25 layout (X uint8 (N, H, W, 3), y, "
+            f"label_map): {error}"
+        ) from None
+    if X.dtype != np.uint8 or X.ndim != 4 or X.shape[-1] != 3 or y.shape != (len(X),):
+        raise ValueError(
+            f"--images: {path} holds X of dtype {X.dtype} and shape {X.shape} with y of shape "
+            f"{y.shape}, expected X uint8 (N, H, W, 3) and y (N,)"
+        )
+    images = torch.from_numpy(X[:count]).permute(0, 3, 1, 2).float() / 255
+    images = torch.stack([resize_and_crop(image, network.image_size) for image in images])
+    labels = torch.from_numpy(y[:count].astype(np.int64))
+    known = network.data == "imagenet" and int(labels.max()) < len(network.classes)
+    names = [f"{path.name}[{i}]" for i in range(len(images))]
+    return Inputs(images, labels if known else None, None, names)
