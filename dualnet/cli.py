@@ -25,6 +25,7 @@ from dualnet import __version__, crosscheck, registry
 from dualnet.crosscheck_report import format_table, report
 from dualnet.experiments.classify import cli as classify
 from dualnet.experiments.options import Range
+from dualnet.experiments.visualize import cli as visualize
 
 
 def run_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(run=run_list, parser=listing)
 
     classify.add_commands(commands)
+    visualize.add_commands(commands)
     return parser
 
 

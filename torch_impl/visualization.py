@@ -165,20 +165,17 @@ def pgd(
     step_size: float,
     steps: int,
     targeted: bool = False,
-    random_start: bool = True,
-    generator=None,
+    start: torch.Tensor | None = None,
 ):
     r"""Projected gradient descent in the :math:`L_\infty` ball of radius ``eps`` around ``X``:
     ``steps`` FGSM steps of ``step_size``, each followed by projection onto the ball and onto
-    the valid pixels [0, 1]; from a uniform random point of the ball when ``random_start``."""
-    X_adv = X.detach().clone()
-    if random_start:
-        start = torch.rand(X.shape, generator=generator, dtype=X.dtype).to(X.device)
-        X_adv = (X_adv + eps * (2 * start - 1)).clamp(0, 1)
+    the valid pixels [0, 1]. ``start`` (values in [-1, 1], e.g. uniform: the random start of
+    Madry et al.) begins at ``X + eps * start``; ``None`` begins at ``X``."""
+    X_adv = X.detach() if start is None else (X + eps * start.to(X)).clamp(0, 1)
     for _ in range(steps):
         X_adv = fgsm(model, X_adv, y, step_size, targeted)
         X_adv = torch.minimum(torch.maximum(X_adv, X - eps), X + eps).clamp(0, 1)
-    return X_adv
+    return X_adv.detach()
 
 
 def jitter(X: torch.Tensor, ox: int, oy: int) -> torch.Tensor:

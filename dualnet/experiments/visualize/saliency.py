@@ -1,0 +1,96 @@
+"""``dualnet visualize saliency``: explain each decision, and score the explanations.
+
+For every image the class to explain is its true class when known, else the predicted one.
+Three maps are computed for the figure (saliency, SmoothGrad, integrated gradients); the
+summary scores the plain saliency map:
+
+* ``pointing_accuracy``: the share of images whose map is largest on a pixel of the object
+  (embedded images carry the object's mask); ``pointing_chance`` is the mean mask area, the
+  score of a map that points at random;
+* ``randomization_rank_correlation``: the mean Spearman correlation between the maps of the
+  trained network and of the same architecture re-initialised. An explanation that still
+  looks the same after the weights are destroyed explains the image, not the network
+  (Adebayo et al. 2018): it should be low;
+* ``ig_completeness_error``: the largest gap between the integrated-gradient attributions'
+  sum and :math:`s_y(x) - s_y(0)`, relative to the largest such score difference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from dualnet.experiments.visualize.methods import methods_for
+from dualnet.experiments.visualize.networks import random_copy
+
+FIGURE_IMAGES = 8
+SMOOTHGRAD_SAMPLES = 16
+SMOOTHGRAD_NOISE = 0.1
+IG_STEPS = 32
+
+
+def explained_classes(methods, inputs) -> torch.Tensor:
+    if inputs.labels is not None:
+        return inputs.labels
+    return methods.scores(inputs.images).argmax(dim=1)
+
+
+def pointing(maps: torch.Tensor, masks: torch.Tensor) -> tuple[float, float]:
+    """The share of maps whose largest value lies on the mask, and the mean mask area."""
+    flat = maps.flatten(1).argmax(dim=1)
+    hits = masks.flatten(1).gather(1, flat.view(-1, 1)).squeeze(1)
+    return float(hits.float().mean()), float(masks.float().mean())
+
+
+def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
+    """The Spearman rank correlation of two maps (Pearson correlation of their ranks)."""
+    ranks = [torch.argsort(torch.argsort(m.flatten())).double() for m in (a, b)]
+    x, y = (r - r.mean() for r in ranks)
+    return float((x * y).sum() / (x.norm() * y.norm()).clamp_min(1e-12))
+
+
+def run_saliency(network, inputs, generator: torch.Generator) -> tuple[dict, Figure]:
+    methods = methods_for(network)
+    X, y = inputs.images, explained_classes(methods, inputs)
+    maps = methods.saliency(X, y)
+    random_maps = methods_for(random_copy(network)).saliency(X, y)
+    correlation = np.mean([spearman(a, b) for a, b in zip(maps, random_maps, strict=True)])
+    shown = slice(0, FIGURE_IMAGES)
+    draws = torch.randn((SMOOTHGRAD_SAMPLES, *X[shown].shape), generator=generator)
+    smooth = methods.smoothgrad(X[shown], y[shown], draws, SMOOTHGRAD_NOISE)
+    attributions = methods.integrated_gradients(X[shown], y[shown], IG_STEPS)
+    summary = {"n_images": len(X)}
+    if inputs.masks is not None:
+        summary["pointing_accuracy"], summary["pointing_chance"] = pointing(maps, inputs.masks)
+    summary["randomization_rank_correlation"] = float(correlation)
+    summary["ig_completeness_error"] = completeness_error(methods, X[shown], y[shown], attributions)
+    names = [network.classes[k] for k in y[shown].tolist()]
+    figure = saliency_figure(X[shown], [maps[shown], smooth, attributions.abs().amax(1)], names)
+    return summary, figure
+
+
+def completeness_error(methods, X, y, attributions) -> float:
+    scores = methods.scores(X).gather(1, y.view(-1, 1)).squeeze(1)
+    baseline = methods.scores(torch.zeros_like(X)).gather(1, y.view(-1, 1)).squeeze(1)
+    gap = (attributions.flatten(1).sum(dim=1).float() - (scores - baseline)).abs()
+    return float(gap.max() / (scores - baseline).abs().max().clamp_min(1e-12))
+
+
+def saliency_figure(images, rows: list[torch.Tensor], names: list[str]) -> Figure:
+    """Images over their saliency, SmoothGrad and integrated-gradient maps."""
+    titles = ("image", "saliency", "SmoothGrad", "integrated gradients")
+    columns = len(images)
+    figure = Figure(figsize=(1.6 * columns, 6.8), layout="constrained")
+    axes = figure.subplots(4, columns, squeeze=False)
+    for j in range(columns):
+        axes[0, j].imshow(images[j].permute(1, 2, 0).numpy())
+        axes[0, j].set_title(names[j], fontsize=8)
+        for i, row in enumerate(rows, start=1):
+            axes[i, j].imshow(row[j].numpy(), cmap="hot")
+    for (i, j), axis in np.ndenumerate(axes):
+        axis.set_xticks([])
+        axis.set_yticks([])
+        if j == 0:
+            axis.set_ylabel(titles[i], fontsize=8)
+    return figure
