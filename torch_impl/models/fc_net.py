@@ -413,9 +413,10 @@ class FullyConnectedNet(nn.Module):
         mean, var = getattr(self, f"running_mean{layer}"), getattr(self, f"running_var{layer}")
         bn_param = {"mode": mode, "running_mean": mean, "running_var": var}
         out = batchnorm(x, getattr(self, f"gamma{layer}"), getattr(self, f"beta{layer}"), bn_param)
-        with torch.no_grad():
-            mean.copy_(bn_param["running_mean"])
-            var.copy_(bn_param["running_var"])
+        if mode == "train":  # test mode must not touch buffers its backward pass reads
+            with torch.no_grad():
+                mean.copy_(bn_param["running_mean"])
+                var.copy_(bn_param["running_var"])
         return out
 
     def loss(
