@@ -21,15 +21,9 @@ train_module = importlib.import_module("dualnet.experiments.classify.train")
 QUICK = ["--train-subset", "256", "--batch-size", "64", "--epochs", "1", "--device", "cpu"]
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """One embedded dataset for the whole module, generated on first use in a temporary folder."""
-    return tmp_path_factory.mktemp("data")
-
-
 @pytest.fixture(autouse=True)
-def isolated(cache, monkeypatch, tmp_path):
-    monkeypatch.setenv("DUALNET_CACHE", str(cache))
+def isolated(session_cache, monkeypatch, tmp_path):
+    monkeypatch.setenv("DUALNET_CACHE", str(session_cache))
     monkeypatch.chdir(tmp_path)
 
 

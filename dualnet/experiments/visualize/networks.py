@@ -134,7 +134,8 @@ def build_stand_in(progress: bool = True) -> Path:
 
 
 def random_copy(network: Network, seed: int = 1) -> Network:
-    """The same architecture with freshly initialised weights (seeded): the
+    """The same architecture with random weights (seeded; each weight tensor drawn from a
+    normal distribution of its trained standard deviation, biases kept): the
     model-randomisation sanity check of Adebayo et al. (2018) compares explanations of the
     trained and the re-initialised network."""
     torch.manual_seed(seed)
@@ -144,9 +145,10 @@ def random_copy(network: Network, seed: int = 1) -> Network:
         pixel_model = numpy_visualization.PixelModel(fresh, network.mean, network.std)
     else:
         fresh = copy.deepcopy(network.model.model)
-        for layer in fresh.modules():
-            if hasattr(layer, "reset_parameters"):
-                layer.reset_parameters()
+        with torch.no_grad():
+            for parameter in fresh.parameters():  # random weights of the trained scale
+                if parameter.dim() > 1:
+                    parameter.copy_(torch.randn_like(parameter) * parameter.std())
         pixel_model = torch_visualization.PixelModel(fresh, network.mean, network.std)
         pixel_model = pixel_model.to(network.device)
     return replace(network, name=f"{network.name} (re-initialised)", model=pixel_model)
