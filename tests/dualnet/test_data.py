@@ -612,6 +612,14 @@ def test_the_archive_writes_only_the_dataset_files_into_its_folder(tmp_path):
     assert sorted(p.name for p in root.iterdir()) == ["cifar-10-batches-py", cifar10.ARCHIVE]
 
 
+def test_an_archive_that_is_not_one_is_named(tmp_path):
+    (tmp_path / cifar10.ARCHIVE).write_bytes(b"<html>Not Found</html>")
+    with pytest.raises(data.DatasetNotFoundError) as caught:
+        cifar10.load_cifar10(tmp_path, download=False)
+    assert f"{tmp_path / cifar10.ARCHIVE} is not a readable tar.gz archive" in str(caught.value)
+    check_instructions(str(caught.value), tmp_path)
+
+
 def test_the_published_sums_are_torchvision_s():
     from torchvision.datasets import CIFAR10
 
