@@ -18,7 +18,8 @@ In float64 the error is the classic elementwise relative error
 carries a rounding error of about :math:`\epsilon` times the size of the terms that cancelled,
 so its elementwise relative error says nothing about the implementation; there the error of
 every entry is measured relative to the array's largest entries instead
-(:func:`normwise_error`). The bounds are those of ``DESIGN.md`` (:data:`BOUNDS`).
+(:func:`normwise_error`). The bounds (:data:`BOUNDS`) are those of the design page,
+``docs/design.md``.
 """
 
 from __future__ import annotations

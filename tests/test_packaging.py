@@ -1,4 +1,5 @@
-"""The one dependency rule of DESIGN.md §1, checked on the installed packages."""
+"""The one dependency rule of docs/design.md and the mirror of the backends, checked on the
+installed packages."""
 
 import ast
 import subprocess

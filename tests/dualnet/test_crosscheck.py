@@ -1,4 +1,5 @@
-"""Registry-driven cross-checks: every component x dtype x check, against the DESIGN.md bounds.
+"""Registry-driven cross-checks: every component x dtype x check, within the bounds of
+docs/design.md.
 
 Run one topic at a time with markers, e.g. ``pytest -m layers``.
 """

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import os
 import pickle
 import socket
+import struct
 import subprocess
 import sys
 import tarfile
@@ -348,6 +351,43 @@ def test_augment_on_cuda_is_deterministic_and_matches_its_own_draws():
 # --- CIFAR-10 from small files in the real format -------------------------------------------
 
 
+class Python2Pickler(pickle._Pickler):
+    """Pickles as Python 2's cPickle wrote the published files (protocol 2).
+
+    Every string is a Python 2 ``str`` (``SHORT_BINSTRING``/``BINSTRING``, read back as bytes,
+    where Python 3 wraps bytes in a call of ``_codecs.encode``), and NumPy's array
+    reconstruction goes by its NumPy 1 name ``numpy.core.multiarray._reconstruct``.
+    """
+
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def save_string(self, obj: bytes | str) -> None:
+        data = obj.encode("latin-1") if isinstance(obj, str) else obj
+        if len(data) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(data)]) + data)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(data)) + data)
+        self.memoize(obj)
+
+    def save_builtin(self, obj, name=None) -> None:
+        if obj is cifar10.NUMPY_GLOBALS[("numpy.core.multiarray", "_reconstruct")]:
+            self.write(pickle.GLOBAL + b"numpy.core.multiarray\n_reconstruct\n")
+            self.memoize(obj)
+        else:
+            self.save_global(obj, name)
+
+    dispatch[bytes] = save_string
+    dispatch[str] = save_string
+    dispatch[type(len)] = save_builtin
+
+
+def python2_pickle(obj) -> bytes:
+    """``obj`` pickled the way the published CIFAR-10 files were written."""
+    buffer = io.BytesIO()
+    Python2Pickler(buffer, protocol=2).dump(obj)
+    return buffer.getvalue()
+
+
 def write_cifar(folder, per_batch: int = 20, seed: int = 0) -> dict[str, np.ndarray]:
     """Write the python-pickle layout of CIFAR-10 with ``per_batch`` images per batch."""
     rng = np.random.default_rng(seed)
@@ -362,16 +402,14 @@ def write_cifar(folder, per_batch: int = 20, seed: int = 0) -> dict[str, np.ndar
             b"data": rows,
             b"filenames": [f"{name}_{i}.png".encode() for i in range(per_batch)],
         }
-        with open(folder / name, "wb") as file:
-            pickle.dump(batch, file, protocol=2)
+        (folder / name).write_bytes(python2_pickle(batch))
         written[name] = (rows, np.array(labels))
     meta = {
         b"num_cases_per_batch": per_batch,
         b"label_names": [name.encode() for name in cifar10.CLASSES],
         b"num_vis": 3072,
     }
-    with open(folder / cifar10.META, "wb") as file:
-        pickle.dump(meta, file, protocol=2)
+    (folder / cifar10.META).write_bytes(python2_pickle(meta))
     return written
 
 
@@ -423,10 +461,172 @@ def test_cifar10_archive_in_the_data_root_is_extracted(tmp_path):
 def test_a_file_that_is_not_a_batch_is_refused(tmp_path):
     folder = tmp_path / "cifar-10-batches-py"
     write_cifar(folder)
-    with open(folder / "data_batch_3", "wb") as file:
-        pickle.dump({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}, file)
+    batch = {b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}
+    (folder / "data_batch_3").write_bytes(python2_pickle(batch))
     with pytest.raises(ValueError, match=r"read_batch: .*data_batch_3 holds data of dtype uint8"):
         cifar10.load_cifar10(tmp_path, download=False)
+
+
+def test_the_files_the_tests_write_are_in_the_published_format(tmp_path):
+    # batches.meta with the published content has exactly the published size (158 bytes)
+    meta = {
+        b"num_cases_per_batch": 10000,
+        b"label_names": [name.encode() for name in cifar10.CLASSES],
+        b"num_vis": 3072,
+    }
+    assert len(python2_pickle(meta)) == cifar10.PUBLISHED[cifar10.META][0] == 158
+    write_cifar(tmp_path)
+    batch = (tmp_path / "data_batch_1").read_bytes()
+    assert batch.startswith(b"\x80\x02}") and b"cnumpy.core.multiarray\n_reconstruct\n" in batch
+    assert b"_codecs" not in batch  # a Python 3 pickle of bytes would call _codecs.encode
+
+
+class Payload:
+    """Unpickling this object calls ``function(*args)``: the way a pickle runs code."""
+
+    def __init__(self, function, *args):
+        self.function, self.args = function, args
+
+    def __reduce__(self):
+        return self.function, self.args
+
+
+def payloads(target) -> dict[str, Payload]:
+    """Payloads that create ``target`` when unpickled, by the global each one loads first."""
+    from numpy.testing._private.utils import runstring
+
+    code = f"open({str(target)!r}, 'w').close()".encode()
+    return {
+        f"{os.system.__module__}.system": Payload(os.system, f"touch {target}".encode()),
+        "__builtin__.exec": Payload(exec, code),
+        "numpy.testing._private.utils.runstring": Payload(runstring, code, {}),
+    }
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_a_batch_that_carries_code_is_refused_and_no_code_runs(tmp_path, index):
+    target = tmp_path / "created-by-the-payload"
+    name, payload = list(payloads(target).items())[index]
+    crafted = python2_pickle({b"data": np.zeros((2, 3072), np.uint8), b"labels": payload})
+    pickle.loads(crafted, encoding="bytes")  # the payload is live: plain pickle runs it
+    assert target.exists()
+    target.unlink()
+    folder = tmp_path / "cifar-10-batches-py"
+    write_cifar(folder)
+    (folder / "data_batch_1").write_bytes(crafted)
+    expected = (
+        f"read_batch: {folder / 'data_batch_1'} is not a CIFAR-10 batch: it asks to load the "
+        f"global '{name}', which a batch never holds; refusing to unpickle it"
+    )
+    with pytest.raises(ValueError) as caught:
+        cifar10.load_cifar10(tmp_path, download=False)
+    assert str(caught.value) == expected
+    assert not target.exists()
+
+
+def test_a_batches_meta_that_carries_code_is_refused(tmp_path):
+    target = tmp_path / "created-by-the-payload"
+    name, payload = next(iter(payloads(target).items()))
+    folder = tmp_path / "cifar-10-batches-py"
+    write_cifar(folder)
+    (folder / cifar10.META).write_bytes(python2_pickle({b"label_names": payload}))
+    with pytest.raises(ValueError) as caught:
+        cifar10.load_cifar10(tmp_path, download=False)
+    assert str(caught.value) == (
+        f"read_classes: {folder / cifar10.META} is not a CIFAR-10 batches.meta file: it asks "
+        f"to load the global '{name}', which a batches.meta file never holds; refusing to "
+        "unpickle it"
+    )
+    assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    ("damage", "raised"),
+    [("cut", "EOFError|UnpicklingError"), ("random", "UnpicklingError"), ("text", "Unpickling")],
+)
+def test_a_damaged_batch_is_named_with_what_is_wrong(tmp_path, damage, raised):
+    folder = tmp_path / "cifar-10-batches-py"
+    write_cifar(folder)
+    path = folder / "test_batch"
+    whole = path.read_bytes()
+    path.write_bytes(
+        {
+            "cut": whole[: len(whole) // 2],
+            "random": np.random.default_rng(0).bytes(5000),
+            "text": b"airplane,automobile\n",
+        }[damage]
+    )
+    pattern = (
+        r"read_batch: .*test_batch is not a CIFAR-10 batch: it is not a readable pickle "
+        rf"\(({raised})"
+    )
+    with pytest.raises(ValueError, match=pattern):
+        cifar10.load_cifar10(tmp_path, download=False)
+
+
+def test_a_file_of_the_published_size_must_have_the_published_md5_before_unpickling(tmp_path):
+    target = tmp_path / "created-by-the-payload"
+    folder = tmp_path / "cifar-10-batches-py"
+    write_cifar(folder)
+    size, md5 = cifar10.PUBLISHED["data_batch_2"]
+    crafted = python2_pickle(next(iter(payloads(target).values())))
+    # pickle stops reading at the end of the object: padding leaves the payload live
+    (folder / "data_batch_2").write_bytes(crafted + bytes(size - len(crafted)))
+    pattern = (
+        rf"read_batch: .*data_batch_2 has the size of the published data_batch_2 "
+        rf"\(31,035,320 bytes\) but the MD5 sum [0-9a-f]{{32}}, not the published {md5}: the "
+        rf"file is damaged or altered; download {cifar10.URL} again"
+    )
+    with pytest.raises(ValueError, match=pattern):
+        cifar10.load_cifar10(tmp_path, download=False)
+    assert not target.exists()
+
+
+def test_an_archive_of_the_published_size_must_have_the_published_md5(tmp_path):
+    with open(tmp_path / cifar10.ARCHIVE, "wb") as file:
+        file.truncate(cifar10.PUBLISHED[cifar10.ARCHIVE][0])  # sparse: takes no disk space
+    with pytest.raises(ValueError, match=r"cifar-10-python.tar.gz has the size of the published"):
+        cifar10.load_cifar10(tmp_path, download=False)
+    assert not (tmp_path / "cifar-10-batches-py").exists()
+
+
+def test_the_archive_writes_only_the_dataset_files_into_its_folder(tmp_path):
+    build = tmp_path / "build"
+    write_cifar(build / "cifar-10-batches-py")
+    (build / "outside.txt").write_text("not part of the dataset")
+    root = tmp_path / "root"
+    root.mkdir()
+    with tarfile.open(root / cifar10.ARCHIVE, "w:gz") as tar:
+        tar.add(build / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+        tar.add(build / "outside.txt", arcname="../outside.txt")
+        tar.add(build / "outside.txt", arcname="cifar-10-batches-py/readme.html")
+        link = tarfile.TarInfo("cifar-10-batches-py/../../linked")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tar.addfile(link)
+    splits = cifar10.load_cifar10(root, download=False)
+    assert len(splits.test[1]) == 20
+    assert sorted(p.name for p in (root / "cifar-10-batches-py").iterdir()) == sorted(
+        (*cifar10.TRAIN_BATCHES, cifar10.TEST_BATCH, cifar10.META)
+    )
+    assert not (tmp_path / "outside.txt").exists() and not (tmp_path / "linked").exists()
+    assert sorted(p.name for p in root.iterdir()) == ["cifar-10-batches-py", cifar10.ARCHIVE]
+
+
+def test_an_archive_that_is_not_one_is_named(tmp_path):
+    (tmp_path / cifar10.ARCHIVE).write_bytes(b"<html>Not Found</html>")
+    with pytest.raises(data.DatasetNotFoundError) as caught:
+        cifar10.load_cifar10(tmp_path, download=False)
+    assert f"{tmp_path / cifar10.ARCHIVE} is not a readable tar.gz archive" in str(caught.value)
+    check_instructions(str(caught.value), tmp_path)
+
+
+def test_the_published_sums_are_torchvision_s():
+    from torchvision.datasets import CIFAR10
+
+    listed = {name: md5 for name, md5 in CIFAR10.train_list + CIFAR10.test_list}
+    listed[CIFAR10.meta["filename"]] = CIFAR10.meta["md5"]
+    listed[CIFAR10.filename] = CIFAR10.tgz_md5
+    assert {name: md5 for name, (_, md5) in cifar10.PUBLISHED.items()} == listed
 
 
 def check_instructions(message: str, root) -> None:
