@@ -217,7 +217,8 @@ def dropout_forward(x: np.ndarray, dropout_param: dict):
     p, mode, seed = _dropout_settings(func, dropout_param)
     if mode == "test":
         return x.copy(), (x.shape, None)
-    dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64
+    # Integer and boolean inputs are scaled in float64: 1/(1-p) is not an integer.
+    dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float64)
     keep_scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
     multiplier = dropout_mask(x.shape, p, seed).astype(dtype) * dtype.type(keep_scale)
     return x * multiplier, (x.shape, multiplier)
