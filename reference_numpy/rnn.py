@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from reference_numpy.validation import (
+    check_batch,
     check_finite,
     check_indices,
     check_mask,
@@ -55,6 +56,7 @@ def rnn_step_forward(
     """
     func = "rnn_step_forward"
     check_ndim(func, "x", x, 2, "(N, D)")
+    check_batch(func, "x", x)
     check_ndim(func, "prev_h", prev_h, 2, "(N, H)")
     n, d = x.shape
     check_shape(func, "prev_h", prev_h, (n, prev_h.shape[1]), f"(N, H) with N = {n} as in x")
@@ -196,6 +198,7 @@ def word_embedding_forward(x: np.ndarray, W: np.ndarray):
     func = "word_embedding_forward"
     check_ndim(func, "W", W, 2, "(V, D): one row per word")
     check_indices(func, "x", x, W.shape[0], f"the {W.shape[0]} rows of W")
+    check_batch(func, "x", x)
     return W[x], (x, W.shape)
 
 
@@ -247,6 +250,7 @@ def temporal_affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray):
     """
     func = "temporal_affine_forward"
     check_ndim(func, "x", x, 3, "(N, T, D)")
+    check_batch(func, "x", x)
     check_ndim(func, "w", w, 2, "(D, M)")
     n, t, d = x.shape
     check_shape(func, "w", w, (d, w.shape[1]), f"(D, M) with D = {d} as in x")
@@ -313,6 +317,7 @@ def temporal_softmax_loss(x: np.ndarray, y: np.ndarray, mask: np.ndarray):
     """
     func = "temporal_softmax_loss"
     check_ndim(func, "x", x, 3, "(N, T, V)")
+    check_batch(func, "x", x)
     check_finite(func, "x", x)
     n, t, v = x.shape
     check_shape(func, "y", y, (n, t), "(N, T), one target per step of x")

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from torch_impl.validation import (
+    check_batch,
     check_finite,
     check_real,
     check_scores,
@@ -87,6 +88,7 @@ def bce_loss(input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """
     func = "bce_loss"
     check_tensor(func, "input", input)
+    check_batch(func, "input", input)
     if input.numel() == 0:
         raise ValueError(f"{func}: input has shape {tuple(input.shape)}, expected entries")
     check_finite(func, "input", input)
