@@ -292,7 +292,7 @@ def temporal_affine_backward(dout: np.ndarray, cache):
 # --------------------------------------------------------------------------------------------
 
 
-def temporal_softmax_loss(x: np.ndarray, y: np.ndarray, mask: np.ndarray):
+def temporal_softmax_loss(x: np.ndarray, y: np.ndarray, mask: np.ndarray, verbose: bool = False):
     r"""Softmax loss at every time step, summed over the steps the mask keeps and averaged
     over the batch.
 
@@ -310,6 +310,8 @@ def temporal_softmax_loss(x: np.ndarray, y: np.ndarray, mask: np.ndarray):
         x: Scores, shape ``(N, T, V)``.
         y: Targets, shape ``(N, T)``, integers in ``[0, V)`` (also where the mask is 0).
         mask: Which steps count, shape ``(N, T)``, booleans or 0/1.
+        verbose: As in the classic function, print the shape ``(N T, V)`` of the flattened
+            gradient (``dx_flat:  (6, 5)``); it changes nothing else.
 
     Returns:
         ``(loss, dx)``: the loss (a NumPy scalar of the dtype of ``x``) and its gradient,
@@ -334,4 +336,6 @@ def temporal_softmax_loss(x: np.ndarray, y: np.ndarray, mask: np.ndarray):
     dx = np.exp(log_probs)
     dx[rows, targets] -= 1
     dx *= keep[:, np.newaxis] / n
+    if verbose:
+        print("dx_flat: ", dx.shape)
     return loss, dx.reshape(n, t, v)
