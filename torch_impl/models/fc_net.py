@@ -167,6 +167,42 @@ def initial_params(
     return params
 
 
+def classic_aliases(func: str, dropout_keep_ratio, normalization, dropout, use_batchnorm):
+    """Translate the 2017 assignment's keywords into the current ones.
+
+    ``dropout=p`` is the probability of *dropping* an activation (0: no dropout), so it means
+    ``dropout_keep_ratio = 1 - p``; ``use_batchnorm=True`` means ``normalization='batchnorm'``.
+    An alias that contradicts the current keyword given with it is refused.
+
+    Returns:
+        ``(dropout_keep_ratio, normalization)``.
+    """
+    if dropout is not None:
+        p = check_real(func, "dropout", dropout)
+        if not 0.0 <= p < 1.0:
+            raise ValueError(
+                f"{func}: dropout is the probability of dropping an activation (the 2017 "
+                f"keyword) and must lie in [0, 1), got {dropout!r}"
+            )
+        if dropout_keep_ratio != 1:
+            raise ValueError(
+                f"{func}: give either dropout (probability of dropping) or "
+                f"dropout_keep_ratio (probability of keeping), not both"
+            )
+        dropout_keep_ratio = 1.0 - p
+    if use_batchnorm is not None:
+        if not isinstance(use_batchnorm, bool):
+            raise ValueError(f"{func}: use_batchnorm must be True or False, got {use_batchnorm!r}")
+        wanted = "batchnorm" if use_batchnorm else None
+        if normalization is not None and normalization != wanted:
+            raise ValueError(
+                f"{func}: use_batchnorm={use_batchnorm} contradicts "
+                f"normalization={normalization!r}; give one of them"
+            )
+        normalization = wanted
+    return dropout_keep_ratio, normalization
+
+
 # --------------------------------------------------------------------------------------------
 # The model
 # --------------------------------------------------------------------------------------------
@@ -199,9 +235,13 @@ class FullyConnectedNet(nn.Module):
         device: Where the parameters live (default: the CPU).
         seed: ``None`` or a non-negative integer: fixes the initial weights and the dropout
             masks.
+        dropout: 2017 alias: the probability of *dropping* an activation, in ``[0, 1)``;
+            ``dropout=p`` means ``dropout_keep_ratio = 1 - p`` (0: no dropout).
+        use_batchnorm: 2017 alias: ``True`` means ``normalization='batchnorm'``.
 
     Raises:
-        ValueError: for any argument outside the ranges above.
+        ValueError: for any argument outside the ranges above, or an alias that contradicts
+            the keyword it stands for.
     """
 
     def __init__(
@@ -216,9 +256,15 @@ class FullyConnectedNet(nn.Module):
         dtype: torch.dtype = torch.float32,
         device: torch.device | str | None = None,
         seed: int | None = None,
+        *,
+        dropout: float | None = None,
+        use_batchnorm: bool | None = None,
     ) -> None:
         super().__init__()
         func = "FullyConnectedNet"
+        dropout_keep_ratio, normalization = classic_aliases(
+            func, dropout_keep_ratio, normalization, dropout, use_batchnorm
+        )
         if isinstance(hidden_dims, (str, bytes)) or not isinstance(hidden_dims, Sequence):
             raise ValueError(
                 f"{func}: hidden_dims must be a list of positive integers, got {hidden_dims!r}"
