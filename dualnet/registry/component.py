@@ -57,8 +57,8 @@ class Component:
         variant: Distinguishes entries of one component run in different settings (dropout
             in ``"train"`` and ``"test"`` mode); empty when there is one entry.
         updates_config: ``True`` when the forward pass updates its configuration on purpose
-            (batch normalization's running statistics); every other component must leave it
-            alone.
+            (batch normalization's running statistics, an update rule's state); every other
+            component must leave it alone.
         batch_inputs: Names of the inputs whose leading axis is the batch axis ``N``; ``None``
             (the default) means every input whose leading axis has the length of the first
             input's (see :func:`batched_inputs`). ``()`` for a component without a batch (an
