@@ -565,3 +565,62 @@ class FullyConnectedNet:
         for name in self.weight_names:
             grads[name] = grads[name] + self.reg * self.params[name]
         return loss, {name: grads[name] for name in self.params}
+
+
+class TwoLayerNet(FullyConnectedNet):
+    r"""The classic two-layer network: affine - ReLU - affine - softmax, with L2 penalty.
+
+    The 2017 assignment's ``TwoLayerNet`` under its classic signature; it is the
+    :class:`FullyConnectedNet` with one hidden layer of ``hidden_dim`` units, so
+
+    .. math::
+
+        s = \max(0, \tilde X W_1 + b_1)\, W_2 + b_2, \qquad
+        L = \frac1N \sum_n -\log \operatorname{softmax}(s_n)_{y_n}
+            + \frac{\lambda}{2} \left(\lVert W_1 \rVert_F^2 + \lVert W_2 \rVert_F^2\right),
+
+    with ``params`` ``W1 (D, H)``, ``b1 (H,)``, ``W2 (H, C)``, ``b2 (C,)``. As in the classic
+    class the parameters are float64 by default, so a notebook can assign float64 arrays to
+    ``model.params`` and compare the loss to ten digits; ``model.reg`` may be changed between
+    calls.
+
+    Args:
+        input_dim: ``D``.
+        hidden_dim: ``H``.
+        num_classes: ``C``.
+        weight_scale: Standard deviation of the initial weights (biases start at 0).
+        reg: L2 regularization strength :math:`\lambda \ge 0`.
+        dtype: ``numpy.float64`` (default) or ``numpy.float32``.
+        seed: Seed of the initial weights; ``None`` draws fresh ones.
+    """
+
+    def __init__(
+        self,
+        input_dim: int = 3 * 32 * 32,
+        hidden_dim: int = 100,
+        num_classes: int = 10,
+        weight_scale: float = 1e-3,
+        reg: float = 0.0,
+        dtype=np.float64,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(
+            [check_dimension("TwoLayerNet", "hidden_dim", hidden_dim)],
+            input_dim=input_dim,
+            num_classes=num_classes,
+            reg=reg,
+            weight_scale=weight_scale,
+            dtype=dtype,
+            seed=seed,
+        )
+
+    def config(self) -> dict:
+        """The constructor arguments other than ``dtype``, as the PyTorch twin takes them."""
+        return {
+            "input_dim": self.input_dim,
+            "hidden_dim": self.hidden_dims[0],
+            "num_classes": self.num_classes,
+            "weight_scale": self.weight_scale,
+            "reg": self.reg,
+            "seed": self.seed,
+        }

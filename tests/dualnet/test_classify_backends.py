@@ -297,3 +297,19 @@ def test_the_2017_aliases_are_read_alike_by_both_backends(
         except ValueError as error:
             outcomes.append(str(error))
     assert outcomes[0] == outcomes[1]
+
+
+def test_two_layer_net_same_loss_and_gradients_in_both_backends():
+    numpy_model = R.TwoLayerNet(
+        input_dim=7, hidden_dim=6, num_classes=5, weight_scale=0.5, reg=0.3, seed=2
+    )
+    assert list(numpy_model.params) == ["W1", "b1", "W2", "b2"]
+    assert numpy_model.params["W1"].dtype == np.float64
+    torch_model = T.TwoLayerNet.from_numpy(numpy_model)
+    assert isinstance(torch_model, T.TwoLayerNet) and torch_model.config() == numpy_model.config()
+    X, y = problem(0, (7,), 5)
+    loss, grads = numpy_model.loss(X, y)
+    torch_loss, torch_grads = torch_loss_and_grads(torch_model, X, y)
+    assert rel_error(loss, torch_loss) < 1e-12
+    for name in grads:
+        assert rel_error(grads[name], torch_grads[name]) < 1e-10, name

@@ -509,3 +509,54 @@ class FullyConnectedNet(nn.Module):
         func = "FullyConnectedNet.forward"
         X = self._inputs(func, X)
         return self._scores(func, X, "train" if self.training else "test", dropout_masks)
+
+
+class TwoLayerNet(FullyConnectedNet):
+    r"""The classic two-layer network in PyTorch, the twin of
+    ``reference_numpy.models.TwoLayerNet``: :class:`FullyConnectedNet` with one hidden layer,
+    parameters ``W1 (D, H)``, ``b1 (H,)``, ``W2 (H, C)``, ``b2 (C,)``, float64 by default.
+
+    Args:
+        input_dim: ``D``.
+        hidden_dim: ``H``.
+        num_classes: ``C``.
+        weight_scale: Standard deviation of the initial weights.
+        reg: L2 regularization strength :math:`\lambda \ge 0`.
+        dtype: ``torch.float64`` (default) or ``torch.float32``.
+        device: Where the parameters live (default: the CPU).
+        seed: Seed of the initial weights (the NumPy model's draw).
+    """
+
+    def __init__(
+        self,
+        input_dim: int = 3 * 32 * 32,
+        hidden_dim: int = 100,
+        num_classes: int = 10,
+        weight_scale: float = 1e-3,
+        reg: float = 0.0,
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(
+            [check_dimension("TwoLayerNet", "hidden_dim", hidden_dim)],
+            input_dim=input_dim,
+            num_classes=num_classes,
+            reg=reg,
+            weight_scale=weight_scale,
+            dtype=dtype,
+            device=device,
+            seed=seed,
+        )
+
+    def config(self) -> dict:
+        """The constructor arguments other than ``dtype`` and ``device``, as the NumPy twin
+        takes them."""
+        return {
+            "input_dim": self.input_dim,
+            "hidden_dim": self.hidden_dims[0],
+            "num_classes": self.num_classes,
+            "weight_scale": self.weight_scale,
+            "reg": self.reg,
+            "seed": self.seed,
+        }
