@@ -5,7 +5,8 @@ Its public names follow the classic course assignments, for example
 ``reference_numpy.layers.affine_forward(x, w, b) -> (out, cache)``.
 
 Modules: ``layers`` (affine, ReLU, dropout, batch and layer normalization), ``losses``,
-``conv`` (convolution, pooling, spatial batch normalization), ``optim`` (update rules),
+``conv`` (convolution, pooling, spatial batch normalization), ``layer_utils`` (the classic
+sandwich layers such as ``affine_relu_forward``), ``optim`` (update rules),
 ``rnn``, ``lstm``, ``attention``, ``style``, ``gan``, ``gradcheck``, and the packages
 ``models`` (whole networks) and ``solver`` (training).
 """
@@ -15,6 +16,7 @@ from reference_numpy import (
     conv,
     gan,
     gradcheck,
+    layer_utils,
     layers,
     losses,
     lstm,
@@ -28,6 +30,7 @@ __all__ = [
     "conv",
     "gan",
     "gradcheck",
+    "layer_utils",
     "layers",
     "losses",
     "lstm",

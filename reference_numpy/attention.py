@@ -29,6 +29,7 @@ import numpy as np
 
 from reference_numpy.lstm import lstm_gates_backward, lstm_gates_forward
 from reference_numpy.validation import (
+    check_batch,
     check_ndim,
     check_recurrent_weights,
     check_shape,
@@ -62,6 +63,7 @@ def dot_product_attention_forward(prev_h: np.ndarray, A: np.ndarray):
     """
     func = "dot_product_attention_forward"
     check_ndim(func, "A", A, 4, "(N, H, 4, 4): an H-vector in every cell of the grid")
+    check_batch(func, "A", A)
     n, h, p, q = A.shape
     check_shape(func, "prev_h", prev_h, (n, h), f"(N, H) for A of shape {A.shape}")
     cells = A.reshape(n, h, p * q)
@@ -162,6 +164,7 @@ def attention_lstm_step_forward(
     """
     func = "attention_lstm_step_forward"
     check_ndim(func, "x", x, 2, "(N, D)")
+    check_batch(func, "x", x)
     check_ndim(func, "prev_h", prev_h, 2, "(N, H)")
     n, d = x.shape
     h = prev_h.shape[1]

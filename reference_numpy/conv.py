@@ -22,8 +22,8 @@ import numbers
 
 import numpy as np
 
-from reference_numpy.layers import batchnorm_backward_alt, batchnorm_forward
-from reference_numpy.validation import check_ndim, check_shape
+from reference_numpy.layers import batchnorm_backward_alt, check_scale_shift, normalize_rows
+from reference_numpy.validation import check_batch, check_ndim, check_shape
 
 BLOCK_ROWS = 4096
 """Output rows the fast convolution accumulates at a time: small enough for the running sum to
@@ -75,6 +75,7 @@ def output_size(func: str, size: int, window: int, stride: int, pad: int, axis: 
 
 def _check_conv_inputs(func: str, x, w, b) -> None:
     check_ndim(func, "x", x, 4, "(N, C, H, W)")
+    check_batch(func, "x", x)
     check_ndim(func, "w", w, 4, "(F, C, HH, WW)")
     if w.shape[1] != x.shape[1]:
         raise ValueError(
@@ -377,6 +378,7 @@ def conv_backward_fast(dout: np.ndarray, cache):
 
 def _check_pool_input(func: str, x) -> None:
     check_ndim(func, "x", x, 4, "(N, C, H, W)")
+    check_batch(func, "x", x)
 
 
 def max_pool_forward_naive(x: np.ndarray, pool_param: dict):
@@ -540,10 +542,12 @@ def spatial_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray
     Returns:
         ``(out, cache)``: ``out`` of shape ``(N, C, H, W)``; ``cache`` for the backward pass.
     """
-    check_ndim("spatial_batchnorm_forward", "x", x, 4, "(N, C, H, W)")
+    func = "spatial_batchnorm_forward"
+    check_ndim(func, "x", x, 4, "(N, C, H, W)")
+    check_scale_shift(func, x, gamma, beta, per="channel")
     n, channels, height, width = x.shape
     rows = x.transpose(0, 2, 3, 1).reshape(-1, channels)
-    out_rows, cache = batchnorm_forward(rows, gamma, beta, bn_param)
+    out_rows, cache = normalize_rows(func, rows, gamma, beta, bn_param)
     out = out_rows.reshape(n, height, width, channels).transpose(0, 3, 1, 2)
     return np.ascontiguousarray(out), (x.shape, cache)
 

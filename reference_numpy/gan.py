@@ -27,6 +27,7 @@ import numpy as np
 
 from reference_numpy.validation import (
     check_array,
+    check_batch,
     check_finite,
     check_ndim,
     check_real,
@@ -99,6 +100,7 @@ def bce_loss_forward(input: np.ndarray, target: np.ndarray):
     """
     func = "bce_loss_forward"
     check_array(func, "input", input)
+    check_batch(func, "input", input)
     if input.size == 0:
         raise ValueError(f"bce_loss_forward: input has shape {input.shape}, expected entries")
     check_finite(func, "input", input)
@@ -405,6 +407,7 @@ def gradient_penalty_forward(
     """
     func = "gradient_penalty_forward"
     check_ndim(func, "real", real, 2, "(N, D)")
+    check_batch(func, "real", real)
     n, d = real.shape
     check_shape(func, "fake", fake, (n, d), "(the shape of real)")
     check_shape(func, "eps", eps, (n,), "(one interpolation weight per example of real)")

@@ -16,12 +16,14 @@ import numpy as np
 
 from reference_numpy.validation import (
     check_array,
+    check_batch,
     check_choice,
     check_min_ndim,
     check_ndim,
     check_probability,
     check_real,
     check_shape,
+    format_shape,
 )
 
 # --------------------------------------------------------------------------------------------
@@ -50,6 +52,7 @@ def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray):
     """
     func = "affine_forward"
     check_min_ndim(func, "x", x, 2, "(N, d_1, ..., d_k)")
+    check_batch(func, "x", x)
     check_ndim(func, "w", w, 2, "(D, M)")
     n = x.shape[0]
     d = int(np.prod(x.shape[1:], dtype=np.int64))
@@ -101,6 +104,7 @@ def relu_forward(x: np.ndarray):
         ``(out, cache)``: ``out`` with the shape of ``x``; ``cache = x``.
     """
     check_array("relu_forward", "x", x)
+    check_batch("relu_forward", "x", x)
     return np.maximum(x, 0), x
 
 
@@ -134,6 +138,7 @@ def leaky_relu_forward(x: np.ndarray, alpha: float = 0.01):
     """
     func = "leaky_relu_forward"
     check_array(func, "x", x)
+    check_batch(func, "x", x)
     alpha = check_real(func, "alpha", alpha)
     return np.where(x > 0, x, alpha * x), (x, alpha)
 
@@ -214,10 +219,12 @@ def dropout_forward(x: np.ndarray, dropout_param: dict):
     """
     func = "dropout_forward"
     check_array(func, "x", x)
+    check_batch(func, "x", x)
     p, mode, seed = _dropout_settings(func, dropout_param)
     if mode == "test":
         return x.copy(), (x.shape, None)
-    dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64
+    # Integer and boolean inputs are scaled in float64: 1/(1-p) is not an integer.
+    dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float64)
     keep_scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
     multiplier = dropout_mask(x.shape, p, seed).astype(dtype) * dtype.type(keep_scale)
     return x * multiplier, (x.shape, multiplier)
@@ -246,11 +253,14 @@ def dropout_backward(dout: np.ndarray, cache):
 # --------------------------------------------------------------------------------------------
 
 
-def _check_norm_inputs(func: str, x, gamma, beta) -> None:
-    check_ndim(func, "x", x, 2, "(N, D)")
+def check_scale_shift(func: str, x, gamma, beta, per: str = "feature") -> None:
+    """Fail unless ``gamma`` and ``beta`` hold one number per column (``per``) of ``x``, a
+    non-empty batch whose axis 1 holds the features or channels."""
+    check_batch(func, "x", x)
     d = x.shape[1]
-    check_shape(func, "gamma", gamma, (d,), f"(one scale per feature of x {x.shape})")
-    check_shape(func, "beta", beta, (d,), f"(one shift per feature of x {x.shape})")
+    shape = format_shape(x.shape)
+    check_shape(func, "gamma", gamma, (d,), f"(one scale per {per} of x {shape})")
+    check_shape(func, "beta", beta, (d,), f"(one shift per {per} of x {shape})")
 
 
 def _positive(func: str, name: str, value) -> float:
@@ -308,7 +318,14 @@ def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_par
         ``cache = (mode, x_hat, gamma, std)`` with ``std`` of shape ``(D,)``.
     """
     func = "batchnorm_forward"
-    _check_norm_inputs(func, x, gamma, beta)
+    check_ndim(func, "x", x, 2, "(N, D)")
+    check_scale_shift(func, x, gamma, beta)
+    return normalize_rows(func, x, gamma, beta, bn_param)
+
+
+def normalize_rows(func: str, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param):
+    """The computation of :func:`batchnorm_forward` on checked ``(N, D)`` inputs; ``func`` is
+    the public function named in errors (``spatial_batchnorm_forward`` calls it too)."""
     mode, eps, momentum, running_mean, running_var = _batchnorm_settings(
         func, bn_param, x.shape[1], x.dtype
     )
@@ -418,7 +435,8 @@ def layernorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, ln_par
         ``std`` of shape ``(N, 1)``.
     """
     func = "layernorm_forward"
-    _check_norm_inputs(func, x, gamma, beta)
+    check_ndim(func, "x", x, 2, "(N, D)")
+    check_scale_shift(func, x, gamma, beta)
     if not isinstance(ln_param, dict):
         raise ValueError(f"{func}: ln_param must be a dict, got {type(ln_param).__name__}")
     eps = _positive(func, "ln_param['eps']", ln_param.get("eps", 1e-5))

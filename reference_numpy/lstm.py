@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from reference_numpy.validation import (
+    check_batch,
     check_ndim,
     check_recurrent_weights,
     check_shape,
@@ -155,6 +156,7 @@ def lstm_step_forward(
     """
     func = "lstm_step_forward"
     check_ndim(func, "x", x, 2, "(N, D)")
+    check_batch(func, "x", x)
     check_ndim(func, "prev_h", prev_h, 2, "(N, H)")
     n, d = x.shape
     h = prev_h.shape[1]

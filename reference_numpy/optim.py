@@ -2,9 +2,15 @@ r"""Update rules in the classic form ``rule(w, dw, config) -> (next_w, config)``
 
 ``w`` is a parameter array, ``dw`` the gradient of the loss with respect to it, and ``config``
 a dict of hyperparameters and of the rule's state (a velocity, moving averages, a step count).
-Missing entries take the defaults listed for each rule. The returned ``config`` is a new dict
-holding the updated state, to be passed to the next call; neither ``w`` nor the ``config`` passed
-in is modified.
+Missing entries take the defaults listed for each rule.
+
+As in the classic assignments, a rule **updates the dict it is given in place** (it fills in the
+missing defaults and stores the new state under the same keys) and returns that same dict, so
+both ``next_w, config = rule(w, dw, config)`` and the notebooks'
+``next_w, _ = rule(w, dw, config=config); config['velocity']`` work. The arrays are never
+modified: ``w`` is left as it is, and each state entry is *replaced* by a new array, so an array
+the caller put into ``config`` keeps its values. Pass ``config=None`` (or ``{}``) to start fresh.
+The learning rate must not be negative.
 
 With equal hyperparameters every rule follows ``torch.optim``'s trajectory (SGD, SGD with
 momentum, RMSprop, Adam): ``tests/reference_numpy/test_optim.py`` runs both side by side. The
@@ -19,18 +25,22 @@ from reference_numpy.validation import check_array, check_real, check_shape
 
 
 def _start(func: str, w, dw, config: dict | None, defaults: dict) -> dict:
-    """Check the arguments and return a copy of ``config`` with the defaults filled in."""
+    """Check the arguments, fill the missing defaults into ``config`` and return it (a new dict
+    when ``config`` is ``None``)."""
     check_array(func, "w", w)
     check_shape(func, "dw", dw, w.shape, "(the shape of w)")
     if config is None:
         config = {}
     if not isinstance(config, dict):
         raise ValueError(f"{func}: config must be a dict or None, got {type(config).__name__}")
-    merged = {**defaults, **config}
-    for key in defaults:
-        if isinstance(defaults[key], float):
-            merged[key] = check_real(func, f"config[{key!r}]", merged[key])
-    return merged
+    for key, default in defaults.items():
+        config[key] = check_real(func, f"config[{key!r}]", config.get(key, default))
+    if config["learning_rate"] < 0:
+        raise ValueError(
+            f"{func}: config['learning_rate'] must be >= 0, got {config['learning_rate']!r} "
+            "(a negative rate climbs the loss)"
+        )
+    return config
 
 
 def sgd(w: np.ndarray, dw: np.ndarray, config: dict | None = None):
@@ -42,7 +52,7 @@ def sgd(w: np.ndarray, dw: np.ndarray, config: dict | None = None):
         config: ``{'learning_rate': 1e-2}``.
 
     Returns:
-        ``(next_w, config)``.
+        ``(next_w, config)``; ``config`` is the dict passed in, defaults filled in.
     """
     config = _start("sgd", w, dw, config, {"learning_rate": 1e-2})
     return w - config["learning_rate"] * dw, config
@@ -64,7 +74,7 @@ def sgd_momentum(w: np.ndarray, dw: np.ndarray, config: dict | None = None):
         config: ``{'learning_rate': 1e-2, 'momentum': 0.9, 'velocity': zeros like w}``.
 
     Returns:
-        ``(next_w, config)`` with the updated ``velocity``.
+        ``(next_w, config)``: the dict passed in, now holding the new ``velocity``.
     """
     config = _start("sgd_momentum", w, dw, config, {"learning_rate": 1e-2, "momentum": 0.9})
     velocity = config.get("velocity", np.zeros_like(w))
@@ -89,7 +99,7 @@ def rmsprop(w: np.ndarray, dw: np.ndarray, config: dict | None = None):
             'cache': zeros like w}`` (``decay_rate`` is ``torch.optim.RMSprop``'s ``alpha``).
 
     Returns:
-        ``(next_w, config)`` with the updated ``cache`` :math:`s`.
+        ``(next_w, config)``: the dict passed in, now holding the new ``cache`` :math:`s`.
     """
     defaults = {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8}
     config = _start("rmsprop", w, dw, config, defaults)
@@ -119,7 +129,7 @@ def adam(w: np.ndarray, dw: np.ndarray, config: dict | None = None):
             'm': zeros like w, 'v': zeros like w, 't': 0}``.
 
     Returns:
-        ``(next_w, config)`` with the updated ``m``, ``v`` and ``t``.
+        ``(next_w, config)``: the dict passed in, now holding the new ``m``, ``v`` and ``t``.
     """
     defaults = {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
     config = _start("adam", w, dw, config, defaults)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from reference_numpy.validation import (
+    check_batch,
     check_finite,
     check_indices,
     check_mask,
@@ -55,6 +56,7 @@ def rnn_step_forward(
     """
     func = "rnn_step_forward"
     check_ndim(func, "x", x, 2, "(N, D)")
+    check_batch(func, "x", x)
     check_ndim(func, "prev_h", prev_h, 2, "(N, H)")
     n, d = x.shape
     check_shape(func, "prev_h", prev_h, (n, prev_h.shape[1]), f"(N, H) with N = {n} as in x")
@@ -196,6 +198,7 @@ def word_embedding_forward(x: np.ndarray, W: np.ndarray):
     func = "word_embedding_forward"
     check_ndim(func, "W", W, 2, "(V, D): one row per word")
     check_indices(func, "x", x, W.shape[0], f"the {W.shape[0]} rows of W")
+    check_batch(func, "x", x)
     return W[x], (x, W.shape)
 
 
@@ -247,6 +250,7 @@ def temporal_affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray):
     """
     func = "temporal_affine_forward"
     check_ndim(func, "x", x, 3, "(N, T, D)")
+    check_batch(func, "x", x)
     check_ndim(func, "w", w, 2, "(D, M)")
     n, t, d = x.shape
     check_shape(func, "w", w, (d, w.shape[1]), f"(D, M) with D = {d} as in x")
@@ -288,7 +292,7 @@ def temporal_affine_backward(dout: np.ndarray, cache):
 # --------------------------------------------------------------------------------------------
 
 
-def temporal_softmax_loss(x: np.ndarray, y: np.ndarray, mask: np.ndarray):
+def temporal_softmax_loss(x: np.ndarray, y: np.ndarray, mask: np.ndarray, verbose: bool = False):
     r"""Softmax loss at every time step, summed over the steps the mask keeps and averaged
     over the batch.
 
@@ -306,6 +310,8 @@ def temporal_softmax_loss(x: np.ndarray, y: np.ndarray, mask: np.ndarray):
         x: Scores, shape ``(N, T, V)``.
         y: Targets, shape ``(N, T)``, integers in ``[0, V)`` (also where the mask is 0).
         mask: Which steps count, shape ``(N, T)``, booleans or 0/1.
+        verbose: As in the classic function, print the shape ``(N T, V)`` of the flattened
+            gradient (``dx_flat:  (6, 5)``); it changes nothing else.
 
     Returns:
         ``(loss, dx)``: the loss (a NumPy scalar of the dtype of ``x``) and its gradient,
@@ -313,6 +319,7 @@ def temporal_softmax_loss(x: np.ndarray, y: np.ndarray, mask: np.ndarray):
     """
     func = "temporal_softmax_loss"
     check_ndim(func, "x", x, 3, "(N, T, V)")
+    check_batch(func, "x", x)
     check_finite(func, "x", x)
     n, t, v = x.shape
     check_shape(func, "y", y, (n, t), "(N, T), one target per step of x")
@@ -329,4 +336,6 @@ def temporal_softmax_loss(x: np.ndarray, y: np.ndarray, mask: np.ndarray):
     dx = np.exp(log_probs)
     dx[rows, targets] -= 1
     dx *= keep[:, np.newaxis] / n
+    if verbose:
+        print("dx_flat: ", dx.shape)
     return loss, dx.reshape(n, t, v)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 import numpy as np
 
 from reference_numpy.optim import UPDATE_RULES
-from reference_numpy.validation import check_array, check_real
+from reference_numpy.validation import NonFiniteError, check_array, check_real
 
 OPTIONS = {
     "update_rule": "sgd",
@@ -218,12 +218,51 @@ class Solver:
     def _step(self) -> None:
         """One minibatch: loss, gradients, and an update of every parameter."""
         batch = self.rng.choice(self.X_train.shape[0], self.batch_size)
-        loss, grads = self.model.loss(self.X_train[batch], self.y_train[batch])
+        try:
+            loss, grads = self.model.loss(self.X_train[batch], self.y_train[batch])
+        except NonFiniteError as error:  # the forward pass overflowed: say where and when
+            raise self._stopped(f"{error}; {self._largest_parameter()}") from error
+        self._stop_if_not_finite(loss, grads)
         self.loss_history.append(float(loss))
         for name, w in self.model.params.items():
             next_w, next_config = self.update_rule(w, grads[name], self.optim_configs[name])
             self.model.params[name] = next_w
             self.optim_configs[name] = next_config
+
+    def _stopped(self, reason: str) -> FloatingPointError:
+        """The error that stops training at the current step (1-based, as the progress lines
+        count); the parameters are still those from before the step."""
+        step = len(self.loss_history) + 1
+        return FloatingPointError(
+            f"Solver: stopped at step {step} (epoch {self.epoch}): {reason}. The parameters are "
+            "those before this step; a smaller learning rate or weight_scale usually helps"
+        )
+
+    def _largest_parameter(self) -> str:
+        sizes = {
+            name: float(np.max(np.abs(p), initial=0.0)) for name, p in self.model.params.items()
+        }
+        name = max(sizes, key=sizes.get)
+        return f"the largest parameter entry is {sizes[name]:.3g}, in {name!r}"
+
+    def _stop_if_not_finite(self, loss, grads: dict) -> None:
+        """Stop at the first step whose loss or gradients hold a NaN or an infinity: one more
+        update would spread it into the parameters, and every later step would be wasted.
+
+        Raises:
+            FloatingPointError: naming the step, the epoch, the loss, and the parameters whose
+                gradients are non-finite, the first of them in the order of ``model.params``.
+        """
+        bad = [name for name in self.model.params if not np.all(np.isfinite(grads[name]))]
+        if np.isfinite(loss) and not bad:
+            return
+        if bad:
+            where = f"the gradient of {bad[0]!r} went non-finite first"
+            if len(bad) > 1:
+                where += f" (non-finite gradients: {', '.join(bad)})"
+        else:
+            where = "every gradient is finite"
+        raise self._stopped(f"the loss is {float(loss)} and {where}")
 
     def _decay_learning_rate(self) -> None:
         if self.lr_decay == 1.0:
@@ -326,7 +365,13 @@ class Solver:
 
     def train(self) -> None:
         """Run the optimization for ``num_epochs`` epochs, then load the best parameters into
-        the model."""
+        the model.
+
+        Raises:
+            FloatingPointError: at the first step whose loss or gradient is NaN or infinite,
+                naming the step and the parameter whose gradient went non-finite first; the
+                model keeps the parameters from before that step.
+        """
         num_train = self.X_train.shape[0]
         iterations_per_epoch = max(num_train // self.batch_size, 1)
         num_iterations = self.num_epochs * iterations_per_epoch

@@ -23,6 +23,7 @@ import numpy as np
 
 from reference_numpy.validation import (
     check_array,
+    check_batch,
     check_ndim,
     check_real,
     check_scalar,
@@ -60,6 +61,7 @@ def content_loss_forward(
     func = "content_loss_forward"
     weight = check_real(func, "content_weight", content_weight)
     check_array(func, "content_current", content_current)
+    check_batch(func, "content_current", content_current)
     check_shape(
         func,
         "content_original",
@@ -114,6 +116,7 @@ def gram_matrix_forward(features: np.ndarray, normalize: bool = True):
     """
     func = "gram_matrix_forward"
     check_ndim(func, "features", features, 4, "(N, C, H, W)")
+    check_batch(func, "features", features)
     if not isinstance(normalize, (bool, np.bool_)):
         raise ValueError(f"{func}: normalize must be True or False, got {normalize!r}")
     n, c, h, w = features.shape
@@ -229,6 +232,7 @@ def style_loss_forward(
     ):
         weight = check_real(func, f"style_weights[{position}]", weight)
         check_ndim(func, f"feats[{idx}]", feats[idx], 4, "(N, C, H, W)")
+        check_batch(func, f"feats[{idx}]", feats[idx])
         gram, gram_cache = gram_matrix_forward(feats[idx])
         check_shape(
             func,
@@ -292,6 +296,7 @@ def tv_loss_forward(img: np.ndarray, tv_weight: float):
     """
     func = "tv_loss_forward"
     check_ndim(func, "img", img, 4, "(N, C, H, W)")
+    check_batch(func, "img", img)
     weight = check_real(func, "tv_weight", tv_weight)
     down = img[:, :, 1:, :] - img[:, :, :-1, :]
     right = img[:, :, :, 1:] - img[:, :, :, :-1]

@@ -59,11 +59,26 @@ def check_shape(func: str, name: str, array: np.ndarray, expected: tuple, becaus
         )
 
 
+class NonFiniteError(ValueError):
+    """A NaN or an infinity where a finite number is needed. A ``ValueError`` like every other
+    bad input; training loops catch it to say at which step the numbers went non-finite."""
+
+
+def check_batch(func: str, name: str, array) -> None:
+    """Fail if the leading (batch) axis of ``array`` is empty: every component refuses a batch
+    of ``N = 0`` examples, instead of returning NaN or empty results (docs/notation.md)."""
+    if array.ndim >= 1 and array.shape[0] == 0:
+        raise ValueError(
+            f"{func}: {name} has shape {format_shape(array.shape)}, expected a batch of "
+            "N >= 1 examples (empty batches are refused)"
+        )
+
+
 def check_finite(func: str, name: str, array: np.ndarray) -> None:
     """Fail if ``array`` holds a NaN or an infinity, which would spread through every later step."""
     if not np.all(np.isfinite(array)):
         bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
-        raise ValueError(f"{func}: {name} holds {bad} non-finite value(s) (NaN or infinity)")
+        raise NonFiniteError(f"{func}: {name} holds {bad} non-finite value(s) (NaN or infinity)")
 
 
 def check_labels(func: str, name: str, y: np.ndarray, count: int, num_classes: int) -> None:
@@ -168,6 +183,7 @@ def check_recurrent_weights(
 def check_steps(func: str, name: str, x: np.ndarray) -> None:
     """Fail unless ``x`` is a batch of sequences ``(N, T, D)`` with at least one step."""
     check_ndim(func, name, x, 3, "(N, T, D)")
+    check_batch(func, name, x)
     if x.shape[1] == 0:
         raise ValueError(
             f"{func}: {name} has shape {format_shape(x.shape)}, expected (N, T, D) with T >= 1"

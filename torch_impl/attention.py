@@ -18,6 +18,7 @@ from torch import nn
 from torch_impl.lstm import lstm_gates
 from torch_impl.rnn import normal_weight, seeded_generator, zero_bias
 from torch_impl.validation import (
+    check_batch,
     check_ndim,
     check_recurrent_weights,
     check_shape,
@@ -45,6 +46,7 @@ def dot_product_attention(
     """
     func = "dot_product_attention"
     check_ndim(func, "A", A, 4, "(N, H, 4, 4): an H-vector in every cell of the grid")
+    check_batch(func, "A", A)
     n, h, p, q = A.shape
     check_shape(func, "prev_h", prev_h, (n, h), f"(N, H) for A of shape {tuple(A.shape)}")
     cells = A.reshape(n, h, p * q).transpose(1, 2)  # (N, L, H): one row per cell
@@ -83,6 +85,7 @@ def attention_lstm_step(
     """
     func = "attention_lstm_step"
     check_ndim(func, "x", x, 2, "(N, D)")
+    check_batch(func, "x", x)
     check_ndim(func, "prev_h", prev_h, 2, "(N, H)")
     n, d = x.shape
     h = prev_h.shape[1]

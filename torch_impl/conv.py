@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from torch_impl.layers import normalize_batch
-from torch_impl.validation import check_ndim, check_shape
+from torch_impl.validation import check_batch, check_ndim, check_shape
 
 
 def _int_param(func: str, params: dict, params_name: str, key: str, minimum: int) -> int:
@@ -52,6 +52,7 @@ def conv(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, conv_param: dict) ->
     """
     func = "conv"
     check_ndim(func, "x", x, 4, "(N, C, H, W)")
+    check_batch(func, "x", x)
     check_ndim(func, "w", w, 4, "(F, C, HH, WW)")
     if w.shape[1] != x.shape[1]:
         raise ValueError(
@@ -78,6 +79,7 @@ def max_pool(x: torch.Tensor, pool_param: dict) -> torch.Tensor:
     """
     func = "max_pool"
     check_ndim(func, "x", x, 4, "(N, C, H, W)")
+    check_batch(func, "x", x)
     height = _int_param(func, pool_param, "pool_param", "pool_height", 1)
     width = _int_param(func, pool_param, "pool_param", "pool_width", 1)
     stride = _int_param(func, pool_param, "pool_param", "stride", 1)

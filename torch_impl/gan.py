@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from torch_impl.validation import (
+    check_batch,
     check_finite,
     check_real,
     check_scores,
@@ -43,13 +44,16 @@ def sample_noise(
 ) -> torch.Tensor:
     r"""Noise for the generator, uniform in :math:`[-1, 1]`.
 
-    The noise is drawn from a fresh ``torch.Generator``, so a seed reproduces it without
-    touching PyTorch's global random state.
+    Without ``seed`` the noise comes from PyTorch's global generator, as in the classic
+    notebooks: ``torch.manual_seed(s)`` then makes it reproducible, and it equals
+    ``2 * torch.rand(batch_size, dim) - 1`` drawn after the same ``torch.manual_seed(s)``. With
+    ``seed`` it comes from a fresh ``torch.Generator`` seeded with it, leaving the global
+    random state untouched.
 
     Args:
         batch_size: Number of noise vectors :math:`N`, a positive integer.
         dim: Dimension of each vector, a positive integer.
-        seed: Seed of the generator; ``None`` draws fresh entropy.
+        seed: Seed of a private generator; ``None`` uses PyTorch's global generator.
         dtype: Floating-point type of the result.
         device: Device of the result (default: the CPU).
 
@@ -59,10 +63,9 @@ def sample_noise(
     for name, value in (("batch_size", batch_size), ("dim", dim)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"sample_noise: {name} must be a positive integer, got {value!r}")
-    generator = torch.Generator(device=device if device is not None else "cpu")
-    if seed is None:
-        generator.seed()
-    else:
+    generator = None
+    if seed is not None:
+        generator = torch.Generator(device=device if device is not None else "cpu")
         generator.manual_seed(int(seed))
     uniform = torch.rand(batch_size, dim, generator=generator, dtype=dtype, device=device)
     return 2 * uniform - 1
@@ -87,6 +90,7 @@ def bce_loss(input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """
     func = "bce_loss"
     check_tensor(func, "input", input)
+    check_batch(func, "input", input)
     if input.numel() == 0:
         raise ValueError(f"{func}: input has shape {tuple(input.shape)}, expected entries")
     check_finite(func, "input", input)

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from torch_impl.validation import (
+    check_batch,
     check_choice,
     check_min_ndim,
     check_ndim,
@@ -38,6 +39,7 @@ def affine(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """
     func = "affine"
     check_min_ndim(func, "x", x, 2, "(N, d_1, ..., d_k)")
+    check_batch(func, "x", x)
     check_ndim(func, "w", w, 2, "(D, M)")
     n = x.shape[0]
     d = math.prod(x.shape[1:])
@@ -55,12 +57,14 @@ def affine(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def relu(x: torch.Tensor) -> torch.Tensor:
     r"""ReLU, :math:`\max(0, x)` elementwise: ``torch.relu``."""
     check_tensor("relu", "x", x)
+    check_batch("relu", "x", x)
     return torch.relu(x)
 
 
 def leaky_relu(x: torch.Tensor, alpha: float = 0.01) -> torch.Tensor:
     r"""Leaky ReLU, :math:`x` where :math:`x > 0` else :math:`\alpha x`: ``F.leaky_relu``."""
     check_tensor("leaky_relu", "x", x)
+    check_batch("leaky_relu", "x", x)
     alpha = check_real("leaky_relu", "alpha", alpha)
     return F.leaky_relu(x, negative_slope=alpha)
 
@@ -83,6 +87,7 @@ def dropout(x: torch.Tensor, dropout_param: dict, mask: torch.Tensor | None = No
     """
     func = "dropout"
     check_tensor(func, "x", x)
+    check_batch(func, "x", x)
     if not isinstance(dropout_param, dict):
         raise ValueError(
             f"{func}: dropout_param must be a dict with keys 'p', 'mode' and optionally 'seed', "
@@ -146,6 +151,7 @@ def batchnorm_statistics(func: str, x: torch.Tensor, bn_param: dict, channels: i
 def normalize_batch(func: str, x, gamma, beta, bn_param: dict, dims: tuple[int, ...]):
     """``F.batch_norm`` with the classic running-statistics update, shared by the flat and the
     spatial version; ``dims`` are the dimensions the statistics are taken over."""
+    check_batch(func, "x", x)
     channels = x.shape[1]
     check_shape(func, "gamma", gamma, (channels,), f"(one scale per channel of x {tuple(x.shape)})")
     check_shape(func, "beta", beta, (channels,), f"(one shift per channel of x {tuple(x.shape)})")
@@ -200,6 +206,7 @@ def layernorm(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, ln_param
     """
     func = "layernorm"
     check_ndim(func, "x", x, 2, "(N, D)")
+    check_batch(func, "x", x)
     d = x.shape[1]
     check_shape(func, "gamma", gamma, (d,), f"(one scale per feature of x {tuple(x.shape)})")
     check_shape(func, "beta", beta, (d,), f"(one shift per feature of x {tuple(x.shape)})")

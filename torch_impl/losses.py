@@ -10,11 +10,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from torch_impl.validation import check_finite, check_labels, check_ndim
+from torch_impl.validation import check_batch, check_finite, check_labels, check_ndim
 
 
 def _check_scores_and_labels(func: str, x: torch.Tensor, y: torch.Tensor) -> None:
     check_ndim(func, "x", x, 2, "(N, C): one row of class scores per example")
+    check_batch(func, "x", x)
     check_finite(func, "x", x)
     check_labels(func, "y", y, x.shape[0], x.shape[1])
 

@@ -19,6 +19,7 @@ from torch import nn
 
 from torch_impl.rnn import normal_weight, seeded_generator, zero_bias
 from torch_impl.validation import (
+    check_batch,
     check_ndim,
     check_recurrent_weights,
     check_shape,
@@ -71,6 +72,7 @@ def lstm_step(
     """
     func = "lstm_step"
     check_ndim(func, "x", x, 2, "(N, D)")
+    check_batch(func, "x", x)
     check_ndim(func, "prev_h", prev_h, 2, "(N, H)")
     n, d = x.shape
     h = prev_h.shape[1]

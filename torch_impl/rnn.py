@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from torch_impl.validation import (
+    check_batch,
     check_finite,
     check_indices,
     check_mask,
@@ -47,6 +48,7 @@ def rnn_step(
     """
     func = "rnn_step"
     check_ndim(func, "x", x, 2, "(N, D)")
+    check_batch(func, "x", x)
     check_ndim(func, "prev_h", prev_h, 2, "(N, H)")
     n, d = x.shape
     check_shape(func, "prev_h", prev_h, (n, prev_h.shape[1]), f"(N, H) with N = {n} as in x")
@@ -95,6 +97,7 @@ def word_embedding(x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     func = "word_embedding"
     check_ndim(func, "W", W, 2, "(V, D): one row per word")
     check_indices(func, "x", x, W.shape[0], f"the {W.shape[0]} rows of W")
+    check_batch(func, "x", x)
     return F.embedding(x, W)
 
 
@@ -111,6 +114,7 @@ def temporal_affine(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.
     """
     func = "temporal_affine"
     check_ndim(func, "x", x, 3, "(N, T, D)")
+    check_batch(func, "x", x)
     check_ndim(func, "w", w, 2, "(D, M)")
     d = x.shape[2]
     check_shape(func, "w", w, (d, w.shape[1]), f"(D, M) with D = {d} as in x")
@@ -135,6 +139,7 @@ def temporal_softmax_loss(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) 
     """
     func = "temporal_softmax_loss"
     check_ndim(func, "x", x, 3, "(N, T, V)")
+    check_batch(func, "x", x)
     check_finite(func, "x", x)
     n, t, v = x.shape
     check_shape(func, "y", y, (n, t), "(N, T), one target per step of x")

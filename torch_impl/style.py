@@ -13,7 +13,7 @@ import numbers
 
 import torch
 
-from torch_impl.validation import check_ndim, check_real, check_shape, check_tensor
+from torch_impl.validation import check_batch, check_ndim, check_real, check_shape, check_tensor
 
 
 def content_loss(
@@ -32,6 +32,7 @@ def content_loss(
     func = "content_loss"
     weight = check_real(func, "content_weight", content_weight)
     check_tensor(func, "content_current", content_current)
+    check_batch(func, "content_current", content_current)
     check_shape(
         func,
         "content_original",
@@ -55,6 +56,7 @@ def gram_matrix(features: torch.Tensor, normalize: bool = True) -> torch.Tensor:
     """
     func = "gram_matrix"
     check_ndim(func, "features", features, 4, "(N, C, H, W)")
+    check_batch(func, "features", features)
     if not isinstance(normalize, bool):
         raise ValueError(f"{func}: normalize must be True or False, got {normalize!r}")
     n, c, h, w = features.shape
@@ -125,6 +127,7 @@ def style_loss(
     ):
         weight = check_real(func, f"style_weights[{position}]", weight)
         check_ndim(func, f"feats[{idx}]", feats[idx], 4, "(N, C, H, W)")
+        check_batch(func, f"feats[{idx}]", feats[idx])
         gram = gram_matrix(feats[idx])
         check_shape(
             func,
@@ -150,6 +153,7 @@ def tv_loss(img: torch.Tensor, tv_weight: float) -> torch.Tensor:
     """
     func = "tv_loss"
     check_ndim(func, "img", img, 4, "(N, C, H, W)")
+    check_batch(func, "img", img)
     weight = check_real(func, "tv_weight", tv_weight)
     down = img[:, :, 1:, :] - img[:, :, :-1, :]
     right = img[:, :, :, 1:] - img[:, :, :, :-1]

@@ -56,12 +56,27 @@ def check_shape(func: str, name: str, tensor: torch.Tensor, expected: tuple, bec
         )
 
 
+class NonFiniteError(ValueError):
+    """A NaN or an infinity where a finite number is needed. A ``ValueError`` like every other
+    bad input; training loops catch it to say at which step the numbers went non-finite."""
+
+
+def check_batch(func: str, name: str, tensor) -> None:
+    """Fail if the leading (batch) axis of ``tensor`` is empty: every component refuses a batch
+    of ``N = 0`` examples, instead of returning NaN or empty results (docs/notation.md)."""
+    if tensor.ndim >= 1 and tensor.shape[0] == 0:
+        raise ValueError(
+            f"{func}: {name} has shape {format_shape(tensor.shape)}, expected a batch of "
+            "N >= 1 examples (empty batches are refused)"
+        )
+
+
 def check_finite(func: str, name: str, tensor: torch.Tensor) -> None:
     """Fail if ``tensor`` holds a NaN or an infinity."""
     finite = torch.isfinite(tensor)
     if not bool(finite.all()):
         bad = int(tensor.numel() - finite.sum())
-        raise ValueError(f"{func}: {name} holds {bad} non-finite value(s) (NaN or infinity)")
+        raise NonFiniteError(f"{func}: {name} holds {bad} non-finite value(s) (NaN or infinity)")
 
 
 def check_labels(func: str, name: str, y: torch.Tensor, count: int, num_classes: int) -> None:
@@ -157,6 +172,7 @@ def check_recurrent_weights(
 def check_steps(func: str, name: str, x: torch.Tensor) -> None:
     """Fail unless ``x`` is a batch of sequences ``(N, T, D)`` with at least one step."""
     check_ndim(func, name, x, 3, "(N, T, D)")
+    check_batch(func, name, x)
     if x.shape[1] == 0:
         raise ValueError(
             f"{func}: {name} has shape {format_shape(x.shape)}, expected (N, T, D) with T >= 1"

@@ -8,11 +8,22 @@ inputs of a given dtype, which inputs are differentiable, and how each backend r
 
 from __future__ import annotations
 
-from dualnet.registry import attention, conv, gan, layers, losses, lstm, optim, rnn, style
+from dualnet.registry import (
+    attention,
+    conv,
+    gan,
+    layer_utils,
+    layers,
+    losses,
+    lstm,
+    optim,
+    rnn,
+    style,
+)
 from dualnet.registry.component import Case, Component
 
 # One module per backend file, in the order a course meets them.
-MODULES = (layers, losses, conv, optim, rnn, lstm, attention, style, gan)
+MODULES = (layers, losses, conv, layer_utils, optim, rnn, lstm, attention, style, gan)
 
 COMPONENTS: dict[str, Component] = {
     entry.key: entry for module in MODULES for entry in module.ENTRIES

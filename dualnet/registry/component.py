@@ -57,8 +57,12 @@ class Component:
         variant: Distinguishes entries of one component run in different settings (dropout
             in ``"train"`` and ``"test"`` mode); empty when there is one entry.
         updates_config: ``True`` when the forward pass updates its configuration on purpose
-            (batch normalization's running statistics); every other component must leave it
-            alone.
+            (batch normalization's running statistics, an update rule's state); every other
+            component must leave it alone.
+        batch_inputs: Names of the inputs whose leading axis is the batch axis ``N``; ``None``
+            (the default) means every input whose leading axis has the length of the first
+            input's (see :func:`batched_inputs`). ``()`` for a component without a batch (an
+            update rule).
     """
 
     name: str
@@ -72,11 +76,33 @@ class Component:
     implementations: tuple[str, ...] = ()
     variant: str = ""
     updates_config: bool = False
+    batch_inputs: tuple[str, ...] | None = None
 
     @property
     def key(self) -> str:
         """The registry key: ``name``, or ``name[variant]`` for a variant."""
         return f"{self.name}[{self.variant}]" if self.variant else self.name
+
+
+def batched_inputs(component: Component, case: Case) -> tuple[str, ...]:
+    """The inputs of ``case`` that carry the batch axis ``N`` first.
+
+    ``component.batch_inputs`` when given; otherwise every input whose leading axis has the
+    length of the first input's leading axis.
+    """
+    if component.batch_inputs is not None:
+        return component.batch_inputs
+    first = next(iter(case.inputs.values()))
+    n = first.shape[0]
+    return tuple(name for name, a in case.inputs.items() if a.ndim >= 1 and a.shape[0] == n)
+
+
+def empty_batch(component: Component, case: Case) -> Case:
+    """``case`` with every batched input cut to ``N = 0`` examples (``a[:0]``); every other
+    input and the configuration are kept."""
+    batched = batched_inputs(component, case)
+    inputs = {name: (a[:0] if name in batched else a) for name, a in case.inputs.items()}
+    return Case(inputs, wrt=case.wrt, config=case.config)
 
 
 def dotted_name(function: Callable) -> str:

@@ -262,6 +262,7 @@ ENTRIES = [
         forward_numpy=gradient_penalty_forward_numpy,
         backward_numpy=gradient_penalty_backward_numpy,
         forward_torch=gradient_penalty_forward_torch,
+        batch_inputs=("real", "fake", "eps"),
         implementations=(
             dotted_name(R.gradient_penalty_forward),
             dotted_name(R.gradient_penalty_backward),

@@ -59,6 +59,8 @@ def update_rule(name: str, torch_optimizer, to_torch_options, hyperparameters: d
         backward_numpy=lambda douts, cache, case: {},
         forward_torch=forward_torch,
         implementations=(dotted_name(rule), f"torch.optim.{torch_optimizer.__name__}"),
+        batch_inputs=(),  # a parameter array has no batch axis
+        updates_config=True,  # the classic rules keep their state in the config they get
     )
 
 

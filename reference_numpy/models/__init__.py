@@ -2,6 +2,6 @@
 
 from reference_numpy.models.captioning import CaptioningRNN
 from reference_numpy.models.cnn import ThreeLayerConvNet
-from reference_numpy.models.fc_net import FullyConnectedNet
+from reference_numpy.models.fc_net import FullyConnectedNet, TwoLayerNet
 
-__all__ = ["CaptioningRNN", "FullyConnectedNet", "ThreeLayerConvNet"]
+__all__ = ["CaptioningRNN", "FullyConnectedNet", "ThreeLayerConvNet", "TwoLayerNet"]

@@ -46,32 +46,54 @@ from reference_numpy.validation import (
 )
 
 CELL_TYPES = ("rnn", "lstm", "attention")
-SPECIAL_TOKENS = ("<NULL>", "<START>", "<END>")
 GATES = {"rnn": 1, "lstm": 4, "attention": 4}
 
 
 def check_vocabulary(func: str, word_to_idx) -> None:
-    """Fail unless ``word_to_idx`` maps words to the ids ``0 .. V-1``, each id once, and holds
-    ``<NULL>``, ``<START>`` and ``<END>``."""
+    """Fail unless ``word_to_idx`` maps words to distinct non-negative integer ids and holds
+    ``<NULL>``, the padding the loss ignores. ``<START>`` and ``<END>`` are needed only to
+    sample (:func:`sampling_tokens`). As in the classic class the vocabulary size is
+    ``V = len(word_to_idx)``: the model embeds and scores the ids ``0 .. V-1``."""
     if not isinstance(word_to_idx, dict):
         raise ValueError(
             f"{func}: word_to_idx must be a dict from words to ids, "
             f"got {type(word_to_idx).__name__}"
         )
-    missing = [token for token in SPECIAL_TOKENS if token not in word_to_idx]
-    if missing:
+    if "<NULL>" not in word_to_idx:
         raise ValueError(
-            f"{func}: word_to_idx lacks {', '.join(missing)}; a captioning vocabulary needs "
-            "<NULL> (padding), <START> and <END>"
+            f"{func}: word_to_idx lacks <NULL>; a captioning vocabulary needs the padding "
+            "word that the loss ignores"
         )
     ids = list(word_to_idx.values())
     if not all(isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in ids):
         raise ValueError(f"{func}: word_to_idx must map every word to an integer id")
-    if sorted(ids) != list(range(len(ids))):
+    if min(ids) < 0 or len(set(ids)) != len(ids):
         raise ValueError(
-            f"{func}: word_to_idx must number its {len(ids)} words 0 .. {len(ids) - 1}, "
-            "each id once"
+            f"{func}: word_to_idx must give its {len(ids)} words distinct non-negative ids, "
+            f"got {sorted(ids)}"
         )
+
+
+def sampling_tokens(func: str, word_to_idx: dict, vocab_size: int) -> tuple[int, int]:
+    """The ids of ``<START>`` and ``<END>``, which sampling feeds first and stops at.
+
+    Raises:
+        ValueError: when either is missing from ``word_to_idx`` or has an id the model cannot
+            embed (``>= V``).
+    """
+    missing = [token for token in ("<START>", "<END>") if token not in word_to_idx]
+    if missing:
+        raise ValueError(
+            f"{func}: word_to_idx lacks {', '.join(missing)}; sampling feeds <START> first "
+            "and stops at <END>, so the vocabulary needs both (the loss does not)"
+        )
+    for token in ("<START>", "<END>"):
+        if word_to_idx[token] >= vocab_size:
+            raise ValueError(
+                f"{func}: {token} has id {word_to_idx[token]}, outside the ids 0 .. "
+                f"{vocab_size - 1} of the V = {vocab_size} words the model embeds"
+            )
+    return word_to_idx["<START>"], word_to_idx["<END>"]
 
 
 def check_dimension(func: str, name: str, value) -> int:
@@ -152,8 +174,10 @@ class CaptioningRNN:
     ``H`` channels, giving the grid ``A (N, H, 4, 4)`` that the attention LSTM attends over.
 
     Args:
-        word_to_idx: Vocabulary ``{word: id}`` with ids ``0 .. V-1``; it must hold
-            ``<NULL>``, ``<START>`` and ``<END>`` (classically ids 0, 1 and 2).
+        word_to_idx: Vocabulary ``{word: id}`` with distinct ids, classically ``0 .. V-1``
+            with ``<NULL>``, ``<START>``, ``<END>`` as 0, 1 and 2. ``V = len(word_to_idx)``
+            as in the classic class. The loss needs only ``<NULL>``; :meth:`sample` also
+            needs ``<START>`` and ``<END>``.
         input_dim: ``D``.
         wordvec_dim: ``W``.
         hidden_dim: ``H``.
@@ -163,8 +187,8 @@ class CaptioningRNN:
             ones.
 
     Raises:
-        ValueError: for a vocabulary without the special tokens or with ids that are not
-            ``0 .. V-1``, an unknown cell type, or a dimension that is not a positive integer.
+        ValueError: for a vocabulary without ``<NULL>`` or with repeated or negative ids, an
+            unknown cell type, or a dimension that is not a positive integer.
     """
 
     def __init__(
@@ -190,8 +214,6 @@ class CaptioningRNN:
         self.word_to_idx = dict(word_to_idx)
         self.idx_to_word = {i: w for w, i in self.word_to_idx.items()}
         self._null = self.word_to_idx["<NULL>"]
-        self._start = self.word_to_idx["<START>"]
-        self._end = self.word_to_idx["<END>"]
         params = initial_params(
             len(word_to_idx), input_dim, wordvec_dim, hidden_dim, cell_type, seed
         )
@@ -380,8 +402,13 @@ class CaptioningRNN:
             ``captions``, word ids of shape ``(N, max_length)``; with ``return_attention``,
             ``(captions, weights)`` where ``weights`` of shape ``(N, max_length, 4, 4)``
             holds each step's attention weights (zero after a caption ended).
+
+        Raises:
+            ValueError: when ``word_to_idx`` lacks ``<START>`` or ``<END>`` (or gives one an
+                id ``>= V``), or for features of the wrong shape.
         """
         func = "CaptioningRNN.sample"
+        start, end = sampling_tokens(func, self.word_to_idx, self.vocab_size)
         features = self._features(func, features)
         max_length = check_dimension(func, "max_length", max_length)
         if return_attention and self.cell_type != "attention":
@@ -397,7 +424,7 @@ class CaptioningRNN:
         else:
             h, _ = affine_forward(features, p["W_proj"], p["b_proj"])
             c = np.zeros_like(h)
-        words = np.full(n, self._start, dtype=np.int64)
+        words = np.full(n, start, dtype=np.int64)
         ended = np.zeros(n, dtype=bool)
         for t in range(max_length):
             x, _ = word_embedding_forward(words, p["W_embed"])
@@ -414,7 +441,7 @@ class CaptioningRNN:
             scores, _ = affine_forward(h, p["W_vocab"], p["b_vocab"])
             words = scores.argmax(axis=1)
             captions[~ended, t] = words[~ended]
-            ended |= words == self._end
+            ended |= words == end
             if ended.all():
                 break
         return (captions, weights) if return_attention else captions

@@ -177,6 +177,42 @@ def set_checked_params(func: str, model, params) -> None:
     model.params = {name: np.array(params[name], dtype=model.dtype) for name in model.params}
 
 
+def classic_aliases(func: str, dropout_keep_ratio, normalization, dropout, use_batchnorm):
+    """Translate the 2017 assignment's keywords into the current ones.
+
+    ``dropout=p`` is the probability of *dropping* an activation (0: no dropout), so it means
+    ``dropout_keep_ratio = 1 - p``; ``use_batchnorm=True`` means ``normalization='batchnorm'``.
+    An alias that contradicts the current keyword given with it is refused.
+
+    Returns:
+        ``(dropout_keep_ratio, normalization)``.
+    """
+    if dropout is not None:
+        p = check_real(func, "dropout", dropout)
+        if not 0.0 <= p < 1.0:
+            raise ValueError(
+                f"{func}: dropout is the probability of dropping an activation (the 2017 "
+                f"keyword) and must lie in [0, 1), got {dropout!r}"
+            )
+        if dropout_keep_ratio != 1:
+            raise ValueError(
+                f"{func}: give either dropout (probability of dropping) or "
+                f"dropout_keep_ratio (probability of keeping), not both"
+            )
+        dropout_keep_ratio = 1.0 - p
+    if use_batchnorm is not None:
+        if not isinstance(use_batchnorm, bool):
+            raise ValueError(f"{func}: use_batchnorm must be True or False, got {use_batchnorm!r}")
+        wanted = "batchnorm" if use_batchnorm else None
+        if normalization is not None and normalization != wanted:
+            raise ValueError(
+                f"{func}: use_batchnorm={use_batchnorm} contradicts "
+                f"normalization={normalization!r}; give one of them"
+            )
+        normalization = wanted
+    return dropout_keep_ratio, normalization
+
+
 # --------------------------------------------------------------------------------------------
 # The model
 # --------------------------------------------------------------------------------------------
@@ -232,9 +268,13 @@ class FullyConnectedNet:
         weight_scale: Standard deviation of the initial weights, ``> 0``.
         dtype: ``numpy.float32`` or ``numpy.float64``; parameters and computations use it.
         seed: ``None`` or a non-negative integer (see above).
+        dropout: 2017 alias: the probability of *dropping* an activation, in ``[0, 1)``;
+            ``dropout=p`` means ``dropout_keep_ratio = 1 - p`` (0: no dropout).
+        use_batchnorm: 2017 alias: ``True`` means ``normalization='batchnorm'``.
 
     Raises:
-        ValueError: for any argument outside the ranges above.
+        ValueError: for any argument outside the ranges above, or an alias that contradicts
+            the keyword it stands for.
     """
 
     def __init__(
@@ -248,8 +288,14 @@ class FullyConnectedNet:
         weight_scale: float = 1e-2,
         dtype=np.float32,
         seed: int | None = None,
+        *,
+        dropout: float | None = None,
+        use_batchnorm: bool | None = None,
     ) -> None:
         func = "FullyConnectedNet"
+        dropout_keep_ratio, normalization = classic_aliases(
+            func, dropout_keep_ratio, normalization, dropout, use_batchnorm
+        )
         if isinstance(hidden_dims, (str, bytes)) or not isinstance(hidden_dims, Sequence):
             raise ValueError(
                 f"{func}: hidden_dims must be a list of positive integers, got {hidden_dims!r}"
@@ -553,3 +599,62 @@ class FullyConnectedNet:
         for layer in range(last - 1, 0, -1):
             dout = self._hidden_backward(dout, caches[layer - 1], layer, grads)
         return dout, grads
+
+
+class TwoLayerNet(FullyConnectedNet):
+    r"""The classic two-layer network: affine - ReLU - affine - softmax, with L2 penalty.
+
+    The 2017 assignment's ``TwoLayerNet`` under its classic signature; it is the
+    :class:`FullyConnectedNet` with one hidden layer of ``hidden_dim`` units, so
+
+    .. math::
+
+        s = \max(0, \tilde X W_1 + b_1)\, W_2 + b_2, \qquad
+        L = \frac1N \sum_n -\log \operatorname{softmax}(s_n)_{y_n}
+            + \frac{\lambda}{2} \left(\lVert W_1 \rVert_F^2 + \lVert W_2 \rVert_F^2\right),
+
+    with ``params`` ``W1 (D, H)``, ``b1 (H,)``, ``W2 (H, C)``, ``b2 (C,)``. As in the classic
+    class the parameters are float64 by default, so a notebook can assign float64 arrays to
+    ``model.params`` and compare the loss to ten digits; ``model.reg`` may be changed between
+    calls.
+
+    Args:
+        input_dim: ``D``.
+        hidden_dim: ``H``.
+        num_classes: ``C``.
+        weight_scale: Standard deviation of the initial weights (biases start at 0).
+        reg: L2 regularization strength :math:`\lambda \ge 0`.
+        dtype: ``numpy.float64`` (default) or ``numpy.float32``.
+        seed: Seed of the initial weights; ``None`` draws fresh ones.
+    """
+
+    def __init__(
+        self,
+        input_dim: int = 3 * 32 * 32,
+        hidden_dim: int = 100,
+        num_classes: int = 10,
+        weight_scale: float = 1e-3,
+        reg: float = 0.0,
+        dtype=np.float64,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(
+            [check_dimension("TwoLayerNet", "hidden_dim", hidden_dim)],
+            input_dim=input_dim,
+            num_classes=num_classes,
+            reg=reg,
+            weight_scale=weight_scale,
+            dtype=dtype,
+            seed=seed,
+        )
+
+    def config(self) -> dict:
+        """The constructor arguments other than ``dtype``, as the PyTorch twin takes them."""
+        return {
+            "input_dim": self.input_dim,
+            "hidden_dim": self.hidden_dims[0],
+            "num_classes": self.num_classes,
+            "weight_scale": self.weight_scale,
+            "reg": self.reg,
+            "seed": self.seed,
+        }

@@ -8,7 +8,9 @@ import pytest
 import torch
 
 import reference_numpy.models as R
+import reference_numpy.models.fc_net as RF
 import torch_impl.models as T
+import torch_impl.models.fc_net as TF
 from dualnet.crosscheck import normwise_error
 from reference_numpy.gradcheck import rel_error
 
@@ -277,3 +279,37 @@ def test_torch_conv_net_rejects_bad_input():
         torch_model.loss(torch.zeros(2, 3, 8, 8), torch.tensor([0, 10]))
     with pytest.raises(ValueError, match="filter_size must be odd"):
         T.ThreeLayerConvNet(filter_size=2)
+
+
+@pytest.mark.parametrize("dropout", [None, 0, 0.3, 1.0, "x"])
+@pytest.mark.parametrize("use_batchnorm", [None, True, False, 1])
+@pytest.mark.parametrize("normalization", [None, "batchnorm", "layernorm"])
+@pytest.mark.parametrize("keep", [1, 0.5])
+def test_the_2017_aliases_are_read_alike_by_both_backends(
+    dropout, use_batchnorm, normalization, keep
+):
+    outcomes = []
+    for module in (RF, TF):
+        try:
+            outcomes.append(
+                module.classic_aliases("F", keep, normalization, dropout, use_batchnorm)
+            )
+        except ValueError as error:
+            outcomes.append(str(error))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_two_layer_net_same_loss_and_gradients_in_both_backends():
+    numpy_model = R.TwoLayerNet(
+        input_dim=7, hidden_dim=6, num_classes=5, weight_scale=0.5, reg=0.3, seed=2
+    )
+    assert list(numpy_model.params) == ["W1", "b1", "W2", "b2"]
+    assert numpy_model.params["W1"].dtype == np.float64
+    torch_model = T.TwoLayerNet.from_numpy(numpy_model)
+    assert isinstance(torch_model, T.TwoLayerNet) and torch_model.config() == numpy_model.config()
+    X, y = problem(0, (7,), 5)
+    loss, grads = numpy_model.loss(X, y)
+    torch_loss, torch_grads = torch_loss_and_grads(torch_model, X, y)
+    assert rel_error(loss, torch_loss) < 1e-12
+    for name in grads:
+        assert rel_error(grads[name], torch_grads[name]) < 1e-10, name

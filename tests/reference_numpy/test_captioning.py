@@ -209,15 +209,44 @@ def test_a_float32_model_computes_in_float32(rng):
 @pytest.mark.parametrize(
     ("vocab", "message"),
     [
-        ({"<NULL>": 0, "<START>": 1, "cat": 2}, "word_to_idx lacks <END>"),
-        ({"cat": 0, "<START>": 1}, "word_to_idx lacks <NULL>, <END>"),
-        ({"<NULL>": 0, "<START>": 1, "<END>": 3}, r"word_to_idx must number its 3 words 0 \.\. 2"),
+        ({"cat": 0, "<START>": 1}, "word_to_idx lacks <NULL>"),
+        (
+            {"<NULL>": 0, "<START>": 1, "<END>": 1},
+            r"word_to_idx must give its 3 words distinct non-negative ids, got \[0, 1, 1\]",
+        ),
+        (
+            {"<NULL>": 0, "cat": -1},
+            r"word_to_idx must give its 2 words distinct non-negative ids, got \[-1, 0\]",
+        ),
         (["<NULL>", "<START>", "<END>"], "word_to_idx must be a dict"),
     ],
 )
-def test_a_vocabulary_without_the_special_words_is_rejected(vocab, message):
+def test_a_bad_vocabulary_is_rejected(vocab, message):
     with pytest.raises(ValueError, match=f"CaptioningRNN: {message}"):
         CaptioningRNN(vocab)
+
+
+def test_the_loss_needs_only_null_and_sampling_needs_start_and_end():
+    # the classic notebook's vocabulary: no <START>, no <END>, V = len(word_to_idx) = 3
+    model = CaptioningRNN(
+        {"<NULL>": 0, "cat": 2, "dog": 3},
+        input_dim=4,
+        wordvec_dim=3,
+        hidden_dim=5,
+        dtype=np.float64,
+        seed=0,
+    )
+    assert model.params["W_embed"].shape == (3, 3)
+    captions = np.array([[1, 2, 0], [2, 1, 1]])
+    loss, grads = model.loss(np.ones((2, 4)), captions)
+    assert np.isfinite(loss) and grads.keys() == model.params.keys()
+    with pytest.raises(
+        ValueError, match=r"^CaptioningRNN.sample: word_to_idx lacks <START>, <END>; sampling"
+    ):
+        model.sample(np.ones((2, 4)))
+    model = CaptioningRNN({"<NULL>": 0, "<START>": 1, "<END>": 5}, input_dim=4, seed=0)
+    with pytest.raises(ValueError, match=r"sample: <END> has id 5, outside the ids 0 \.\. 2"):
+        model.sample(np.ones((2, 4), dtype=np.float32))
 
 
 def test_bad_settings_are_rejected():

@@ -7,6 +7,7 @@ registry-driven tests in ``tests/dualnet/test_crosscheck.py``.
 import numpy as np
 import pytest
 
+import reference_numpy.layers as L
 from reference_numpy.layers import (
     affine_backward,
     affine_forward,
@@ -172,3 +173,17 @@ def test_dropout_backward_rejects_a_mismatched_upstream_gradient(mode):
         ValueError, match=r"dropout_backward: dout has shape \(3,\), expected \(2, 3\)"
     ):
         dropout_backward(np.ones(3), cache)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8, np.bool_])
+def test_dropout_on_integer_arrays_scales_in_float64(dtype):
+    x = np.arange(1, 13).reshape(3, 4).astype(dtype)
+    param = {"p": 0.25, "mode": "train", "seed": 3}
+    out, cache = L.dropout_forward(x, param)
+    keep = L.dropout_mask(x.shape, 0.25, 3)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, np.where(keep, x.astype(np.float64) / 0.75, 0.0))
+    dx = L.dropout_backward(np.ones((3, 4)), cache)
+    np.testing.assert_allclose(dx, np.where(keep, 1 / 0.75, 0.0))
+    out_test, _ = L.dropout_forward(x, {"p": 0.25, "mode": "test"})
+    np.testing.assert_array_equal(out_test, x)

@@ -489,3 +489,29 @@ def test_conv_net_overfits_50_examples_within_15_epochs():
     assert solver.train_acc_history[0] < 0.5
     assert solver.best_val_acc == 1.0
     assert solver.check_accuracy(data["X_train"], data["y_train"]) == 1.0
+
+
+def test_the_2017_keywords_are_aliases_of_the_current_ones():
+    classic = FullyConnectedNet([5, 4], input_dim=3, dropout=0.25, use_batchnorm=True, seed=0)
+    current = FullyConnectedNet(
+        [5, 4], input_dim=3, dropout_keep_ratio=0.75, normalization="batchnorm", seed=0
+    )
+    assert classic.config() == current.config()
+    assert classic.dropout_param == {"mode": "train", "p": 0.25, "seed": 0}
+    assert classic.normalization == "batchnorm" and len(classic.bn_params) == 2
+    plain = FullyConnectedNet([5], input_dim=3, dropout=0, use_batchnorm=False)
+    assert not plain.use_dropout and plain.normalization is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"dropout": 1.0}, r"dropout is the probability of dropping .* \[0, 1\), got 1.0"),
+        ({"dropout": 0.5, "dropout_keep_ratio": 0.5}, "give either dropout .* not both"),
+        ({"use_batchnorm": True, "normalization": "layernorm"}, "use_batchnorm=True contradicts"),
+        ({"use_batchnorm": 1}, "use_batchnorm must be True or False"),
+    ],
+)
+def test_contradicting_or_bad_2017_keywords_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=f"FullyConnectedNet: {message}"):
+        FullyConnectedNet([5], input_dim=3, **kwargs)

@@ -156,3 +156,33 @@ def test_spatial_batchnorm_is_batchnorm_over_n_h_w():
 def test_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize(
+    ("forward", "x", "name"),
+    [
+        (L.batchnorm_forward, np.zeros((0, 3)), "batchnorm_forward"),
+        (C.spatial_batchnorm_forward, np.zeros((0, 3, 2, 2)), "spatial_batchnorm_forward"),
+    ],
+)
+def test_an_empty_training_batch_is_refused_and_the_running_statistics_stay(forward, x, name):
+    mean, var = np.array([0.5, -1.0, 2.0]), np.array([1.5, 0.25, 4.0])
+    bn_param = {"mode": "train", "running_mean": mean.copy(), "running_var": var.copy()}
+    with pytest.raises(ValueError, match=rf"{name}: x has shape \(0, 3.*N >= 1"):
+        forward(x, np.ones(3), np.zeros(3), bn_param)
+    np.testing.assert_array_equal(bn_param["running_mean"], mean)
+    np.testing.assert_array_equal(bn_param["running_var"], var)
+
+
+def test_spatial_batchnorm_names_itself_and_the_users_shape_for_a_wrong_gamma():
+    x = np.zeros((2, 3, 8, 8))
+    with pytest.raises(
+        ValueError,
+        match=r"^spatial_batchnorm_forward: gamma has shape \(4,\), expected \(3,\) "
+        r"\(one scale per channel of x \(2, 3, 8, 8\)\)",
+    ):
+        C.spatial_batchnorm_forward(x, np.ones(4), np.zeros(3), {"mode": "train"})
+    with pytest.raises(ValueError, match=r"^spatial_batchnorm_forward: bn_param\['running_var'\]"):
+        C.spatial_batchnorm_forward(
+            x, np.ones(3), np.zeros(3), {"mode": "test", "running_var": np.ones(128)}
+        )

@@ -41,17 +41,44 @@ def test_adam_first_step_is_the_learning_rate_times_the_sign():
 
 
 @pytest.mark.parametrize("name", sorted(optim.UPDATE_RULES))
-def test_rules_change_neither_w_nor_the_config_passed_in(name):
+def test_rules_update_the_config_in_place_but_never_an_array(name):
     rule = optim.UPDATE_RULES[name]
     w, dw = np.ones(3), np.full(3, 0.5)
     _, config = rule(w, dw, None)
-    snapshot = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in config.items()}
+    state = {k: v for k, v in config.items() if isinstance(v, np.ndarray)}
+    snapshot = {k: v.copy() for k, v in state.items()}
     w_next, config_next = rule(w, dw, config)
+    assert config_next is config
     np.testing.assert_array_equal(w, np.ones(3))
-    assert config_next is not config
     for key, value in snapshot.items():
-        np.testing.assert_array_equal(config[key], value)
+        np.testing.assert_array_equal(state[key], value)  # the old array is untouched ...
+        assert not np.array_equal(config[key], value)  # ... and replaced by the new state
     assert not np.array_equal(w_next, w)
+
+
+def test_the_notebook_reads_the_state_from_the_dict_it_passed():
+    # next_w, _ = sgd_momentum(w, dw, config=config); then config['velocity'] is the new one
+    config = {"learning_rate": 0.1, "momentum": 0.5, "velocity": np.array([1.0])}
+    next_w, _ = optim.sgd_momentum(np.array([2.0]), np.array([3.0]), config=config)
+    # v = 0.5 * 1 - 0.1 * 3 = 0.2, w = 2 + 0.2
+    np.testing.assert_allclose(config["velocity"], [0.2])
+    np.testing.assert_allclose(next_w, [2.2])
+
+
+def test_defaults_are_filled_into_the_dict_passed_in():
+    config = {}
+    optim.adam(np.ones(2), np.ones(2), config)
+    assert config["learning_rate"] == 1e-3 and config["t"] == 1
+    assert set(config) == {"learning_rate", "beta1", "beta2", "epsilon", "m", "v", "t"}
+
+
+@pytest.mark.parametrize("name", sorted(optim.UPDATE_RULES))
+def test_negative_learning_rate_is_rejected(name):
+    config = {"learning_rate": -0.1}
+    with pytest.raises(
+        ValueError, match=rf"{name}: config\['learning_rate'\] must be >= 0, got -0.1"
+    ):
+        optim.UPDATE_RULES[name](np.ones(3), np.ones(3), config)
 
 
 @pytest.mark.parametrize("name", sorted(optim.UPDATE_RULES))

@@ -211,6 +211,18 @@ def test_temporal_softmax_loss_is_the_masked_sum_of_softmax_losses(rng):
     assert temporal_softmax_loss(x, y, mask.astype(np.int64))[0] == loss
 
 
+def test_temporal_softmax_loss_verbose_prints_the_flat_shape_and_changes_nothing(rng, capsys):
+    x = rng.standard_normal((2, 3, 5))
+    y = rng.integers(0, 5, size=(2, 3))
+    mask = np.array([[1, 1, 0], [1, 0, 0]])
+    quiet = temporal_softmax_loss(x, y, mask)
+    assert capsys.readouterr().out == ""
+    loud = temporal_softmax_loss(x, y, mask, verbose=True)
+    assert capsys.readouterr().out == "dx_flat:  (6, 5)\n"
+    assert loud[0] == quiet[0]
+    np.testing.assert_array_equal(loud[1], quiet[1])
+
+
 def test_temporal_softmax_loss_rejects_bad_targets_and_masks():
     x = np.zeros((2, 3, 4))
     y = np.zeros((2, 3), dtype=np.int64)

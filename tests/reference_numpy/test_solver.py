@@ -365,3 +365,85 @@ def test_lr_decay_needs_a_learning_rate_in_the_config():
     )
     with pytest.raises(ValueError, match="lr_decay needs a 'learning_rate' in the config of 'w'"):
         solver.train()
+
+
+class Blowup:
+    """Two parameters with gradient 1 until step ``bad_step``, where the gradient of ``bad``
+    (and, with ``nan_loss``, the loss) turns non-finite."""
+
+    def __init__(self, bad_step: int, bad: tuple[str, ...], nan_loss: bool = False) -> None:
+        self.params = {"a": np.zeros(1), "b": np.zeros(1), "c": np.zeros(1)}
+        self.bad_step, self.bad, self.nan_loss = bad_step, bad, nan_loss
+        self.steps = 0
+
+    def loss(self, X, y=None):
+        if y is None:
+            return np.tile([0.0, 1.0], (X.shape[0], 1))
+        self.steps += 1
+        broken = self.steps == self.bad_step
+        grads = {k: np.array([np.inf if broken and k in self.bad else 1.0]) for k in self.params}
+        return (np.nan if broken and self.nan_loss else 1.0), grads
+
+
+def test_a_non_finite_gradient_stops_training_and_names_the_step_and_parameter():
+    model = Blowup(bad_step=3, bad=("c", "b"))
+    solver = Solver(
+        model,
+        counting_data(4),
+        batch_size=2,
+        num_epochs=5,
+        verbose=False,
+        optim_config={"learning_rate": 0.5},
+    )
+    with pytest.raises(
+        FloatingPointError,
+        match=r"^Solver: stopped at step 3 \(epoch 1\): the loss is 1.0 and the gradient of "
+        r"'b' went non-finite first \(non-finite gradients: b, c\)",
+    ):
+        solver.train()
+    assert model.steps == 3
+    # two updates of -0.5 each were applied; the third, non-finite one was not
+    np.testing.assert_array_equal(model.params["b"], [-1.0])
+    assert solver.loss_history == [1.0, 1.0]
+
+
+def test_a_nan_loss_stops_training_even_with_finite_gradients():
+    solver = Solver(
+        Blowup(bad_step=1, bad=(), nan_loss=True), counting_data(4), batch_size=2, verbose=False
+    )
+    with pytest.raises(
+        FloatingPointError,
+        match=r"step 1 \(epoch 0\): the loss is nan and every gradient is finite",
+    ):
+        solver.train()
+
+
+def test_a_diverging_network_stops_at_its_first_non_finite_step():
+    rng = np.random.default_rng(0)
+    data = {
+        "X_train": rng.standard_normal((20, 4)),
+        "y_train": rng.integers(0, 3, 20),
+        "X_val": rng.standard_normal((5, 4)),
+        "y_val": rng.integers(0, 3, 5),
+    }
+    model = FullyConnectedNet([8], input_dim=4, num_classes=3, dtype=np.float64, seed=0)
+    solver = Solver(
+        model,
+        data,
+        optim_config={"learning_rate": 1e200},
+        batch_size=5,
+        num_epochs=3,
+        verbose=False,
+        seed=0,
+    )
+    with (
+        np.errstate(over="ignore", invalid="ignore"),
+        pytest.raises(
+            FloatingPointError,
+            match=r"^Solver: stopped at step \d+ \(epoch \d\): softmax_loss: x holds \d+ "
+            r"non-finite value\(s\).*; the largest parameter entry is [0-9.e+]+, in '[Wb]\d'",
+        ),
+    ):
+        solver.train()
+    assert all(np.isfinite(solver.loss_history))
+    assert all(np.all(np.isfinite(p)) for p in model.params.values())

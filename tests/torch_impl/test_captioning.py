@@ -195,14 +195,25 @@ def test_bad_parameters_are_rejected():
 @pytest.mark.parametrize(
     ("vocab", "message"),
     [
-        ({"<NULL>": 0, "<START>": 1, "cat": 2}, "word_to_idx lacks <END>"),
         ({"<START>": 0, "<END>": 1}, "word_to_idx lacks <NULL>"),
-        ({"<NULL>": 0, "<START>": 1, "<END>": 1}, "word_to_idx must number its 3 words"),
+        ({"<NULL>": 0, "<START>": 1, "<END>": 1}, "word_to_idx must give its 3 words distinct"),
     ],
 )
-def test_a_vocabulary_without_the_special_words_is_rejected(vocab, message):
+def test_a_bad_vocabulary_is_rejected(vocab, message):
     with pytest.raises(ValueError, match=f"CaptioningRNN: {message}"):
         CaptioningRNN(vocab)
+
+
+def test_the_loss_needs_only_null_and_sampling_needs_start_and_end():
+    model = CaptioningRNN(
+        {"<NULL>": 0, "cat": 2, "dog": 3}, input_dim=4, wordvec_dim=3, hidden_dim=5, seed=0
+    )
+    loss = model.loss(torch.ones(2, 4), torch.tensor([[1, 2, 0], [2, 1, 1]]))
+    assert torch.isfinite(loss)
+    with pytest.raises(
+        ValueError, match=r"^CaptioningRNN.sample: word_to_idx lacks <START>, <END>; sampling"
+    ):
+        model.sample(torch.ones(2, 4))
 
 
 def test_bad_inputs_are_rejected():

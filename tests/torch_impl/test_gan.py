@@ -150,6 +150,25 @@ def test_architectures_reject_a_bad_noise_dimension():
 # --------------------------------------------------------------------------------------------
 
 
+def test_sample_noise_without_a_seed_draws_from_the_global_generator():
+    # the GANs-PyTorch notebook seeds torch and calls sample_noise(batch_size, dim)
+    torch.manual_seed(231)
+    z = sample_noise(3, 4)
+    torch.manual_seed(231)
+    torch.testing.assert_close(z, 2 * torch.rand(3, 4) - 1, rtol=0, atol=0)
+    torch.manual_seed(231)
+    torch.testing.assert_close(sample_noise(3, 4), z, rtol=0, atol=0)
+    assert (z < 0).any() and (z > 0).any()
+
+
+def test_a_seeded_sample_noise_leaves_the_global_generator_alone():
+    torch.manual_seed(7)
+    expected = torch.rand(2)
+    torch.manual_seed(7)
+    sample_noise(3, 4, seed=0)
+    torch.testing.assert_close(torch.rand(2), expected, rtol=0, atol=0)
+
+
 def test_sample_noise_shape_range_reproducibility_and_uniformity():
     noise = sample_noise(1000, 100, seed=0, dtype=torch.float64)
     assert noise.shape == (1000, 100) and noise.dtype == torch.float64

@@ -3,6 +3,6 @@
 
 from torch_impl.models.captioning import CaptioningRNN
 from torch_impl.models.cnn import ThreeLayerConvNet
-from torch_impl.models.fc_net import FullyConnectedNet
+from torch_impl.models.fc_net import FullyConnectedNet, TwoLayerNet
 
-__all__ = ["CaptioningRNN", "FullyConnectedNet", "ThreeLayerConvNet"]
+__all__ = ["CaptioningRNN", "FullyConnectedNet", "ThreeLayerConvNet", "TwoLayerNet"]

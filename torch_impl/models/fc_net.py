@@ -167,6 +167,42 @@ def initial_params(
     return params
 
 
+def classic_aliases(func: str, dropout_keep_ratio, normalization, dropout, use_batchnorm):
+    """Translate the 2017 assignment's keywords into the current ones.
+
+    ``dropout=p`` is the probability of *dropping* an activation (0: no dropout), so it means
+    ``dropout_keep_ratio = 1 - p``; ``use_batchnorm=True`` means ``normalization='batchnorm'``.
+    An alias that contradicts the current keyword given with it is refused.
+
+    Returns:
+        ``(dropout_keep_ratio, normalization)``.
+    """
+    if dropout is not None:
+        p = check_real(func, "dropout", dropout)
+        if not 0.0 <= p < 1.0:
+            raise ValueError(
+                f"{func}: dropout is the probability of dropping an activation (the 2017 "
+                f"keyword) and must lie in [0, 1), got {dropout!r}"
+            )
+        if dropout_keep_ratio != 1:
+            raise ValueError(
+                f"{func}: give either dropout (probability of dropping) or "
+                f"dropout_keep_ratio (probability of keeping), not both"
+            )
+        dropout_keep_ratio = 1.0 - p
+    if use_batchnorm is not None:
+        if not isinstance(use_batchnorm, bool):
+            raise ValueError(f"{func}: use_batchnorm must be True or False, got {use_batchnorm!r}")
+        wanted = "batchnorm" if use_batchnorm else None
+        if normalization is not None and normalization != wanted:
+            raise ValueError(
+                f"{func}: use_batchnorm={use_batchnorm} contradicts "
+                f"normalization={normalization!r}; give one of them"
+            )
+        normalization = wanted
+    return dropout_keep_ratio, normalization
+
+
 # --------------------------------------------------------------------------------------------
 # The model
 # --------------------------------------------------------------------------------------------
@@ -199,9 +235,13 @@ class FullyConnectedNet(nn.Module):
         device: Where the parameters live (default: the CPU).
         seed: ``None`` or a non-negative integer: fixes the initial weights and the dropout
             masks.
+        dropout: 2017 alias: the probability of *dropping* an activation, in ``[0, 1)``;
+            ``dropout=p`` means ``dropout_keep_ratio = 1 - p`` (0: no dropout).
+        use_batchnorm: 2017 alias: ``True`` means ``normalization='batchnorm'``.
 
     Raises:
-        ValueError: for any argument outside the ranges above.
+        ValueError: for any argument outside the ranges above, or an alias that contradicts
+            the keyword it stands for.
     """
 
     def __init__(
@@ -216,9 +256,15 @@ class FullyConnectedNet(nn.Module):
         dtype: torch.dtype = torch.float32,
         device: torch.device | str | None = None,
         seed: int | None = None,
+        *,
+        dropout: float | None = None,
+        use_batchnorm: bool | None = None,
     ) -> None:
         super().__init__()
         func = "FullyConnectedNet"
+        dropout_keep_ratio, normalization = classic_aliases(
+            func, dropout_keep_ratio, normalization, dropout, use_batchnorm
+        )
         if isinstance(hidden_dims, (str, bytes)) or not isinstance(hidden_dims, Sequence):
             raise ValueError(
                 f"{func}: hidden_dims must be a list of positive integers, got {hidden_dims!r}"
@@ -464,3 +510,54 @@ class FullyConnectedNet(nn.Module):
         func = "FullyConnectedNet.forward"
         X = self._inputs(func, X)
         return self._scores(func, X, "train" if self.training else "test", dropout_masks)
+
+
+class TwoLayerNet(FullyConnectedNet):
+    r"""The classic two-layer network in PyTorch, the twin of
+    ``reference_numpy.models.TwoLayerNet``: :class:`FullyConnectedNet` with one hidden layer,
+    parameters ``W1 (D, H)``, ``b1 (H,)``, ``W2 (H, C)``, ``b2 (C,)``, float64 by default.
+
+    Args:
+        input_dim: ``D``.
+        hidden_dim: ``H``.
+        num_classes: ``C``.
+        weight_scale: Standard deviation of the initial weights.
+        reg: L2 regularization strength :math:`\lambda \ge 0`.
+        dtype: ``torch.float64`` (default) or ``torch.float32``.
+        device: Where the parameters live (default: the CPU).
+        seed: Seed of the initial weights (the NumPy model's draw).
+    """
+
+    def __init__(
+        self,
+        input_dim: int = 3 * 32 * 32,
+        hidden_dim: int = 100,
+        num_classes: int = 10,
+        weight_scale: float = 1e-3,
+        reg: float = 0.0,
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(
+            [check_dimension("TwoLayerNet", "hidden_dim", hidden_dim)],
+            input_dim=input_dim,
+            num_classes=num_classes,
+            reg=reg,
+            weight_scale=weight_scale,
+            dtype=dtype,
+            device=device,
+            seed=seed,
+        )
+
+    def config(self) -> dict:
+        """The constructor arguments other than ``dtype`` and ``device``, as the NumPy twin
+        takes them."""
+        return {
+            "input_dim": self.input_dim,
+            "hidden_dim": self.hidden_dims[0],
+            "num_classes": self.num_classes,
+            "weight_scale": self.weight_scale,
+            "reg": self.reg,
+            "seed": self.seed,
+        }
