@@ -100,7 +100,7 @@ def to_unit_range(images: torch.Tensor) -> torch.Tensor:
 
 
 def to_uint8(images: torch.Tensor, size: int = 28) -> torch.Tensor:
-    """Generated rows ``(N, size*size)`` in ``[-1, 1]`` back to ``uint8`` images ``(N, size, size)``."""
+    """Generated rows ``(N, size*size)`` in ``[-1, 1]`` to ``uint8`` images ``(N, size, size)``."""
     pixels = ((images.detach().float().cpu() + 1) * 127.5).round().clamp(0, 255)
     return pixels.to(torch.uint8).reshape(-1, size, size)
 
@@ -211,7 +211,8 @@ def load_mnist(root: Path, download: bool = True, timeout: float | None = None) 
     except (RuntimeError, OSError) as error:
         if not missing:
             raise DigitsError(f"the MNIST files in {raw} cannot be read ({error})") from error
-        reason = f"the download failed ({type(error).__name__}: {str(error).splitlines()[0]})"
+        detail = " ".join(str(error).split())[:300]  # torchvision's message, on one line
+        reason = f"the download failed ({type(error).__name__}: {detail})"
         raise DatasetNotFoundError(mnist_message(root, reason)) from error
     except (AssertionError, TypeError, ValueError) as error:
         raise DigitsError(
