@@ -24,7 +24,7 @@ CHECKPOINT_FORMAT = "dualnet-gan-1"
 DEFAULT_MODEL = "dc"
 DEFAULT_LOSS = "ls"
 
-STEPS = {"fc": 1500, "dc": 300}
+STEPS = {"fc": 1200, "dc": 300}
 """Default generator steps: about five minutes of training on a 2-core CPU with the course's
 losses. WGAN-GP takes five critic steps per generator step, so a fifth of these."""
 
