@@ -3,8 +3,11 @@ writes, refused input, and a short run that already beats the untrained generato
 
 import importlib
 import json
+import os
+import socket
+import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -168,3 +171,46 @@ def test_a_short_run_already_beats_the_untrained_generator_clearly(tmp_path, dig
     assert summary["fcd"] < 0.5 * summary["fcd_untrained"]
     assert summary["mode_coverage"] >= 6 and summary["n_samples"] == 500
     assert sum(summary["class_histogram"]) == round(500 * summary["confident_fraction"])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_gloo_processes_compute_the_same_step_as_one(tmp_path, digits, cache):
+    # The fully connected pair has no batch norm, and real digits, noise and the penalty's
+    # interpolation weights are drawn for the global batch and split, so the averaged
+    # gradients of two half batches are those of the whole batch, penalty included, up to
+    # rounding. Adam divides each gradient by its own running size, so an element whose
+    # gradient is ~1e-8 can move by a whole learning rate either way on rounding alone (and
+    # GAN training carries such differences on): compare one step (two critic steps and one
+    # generator step), where almost every weight must agree to 1e-6 and none can differ by more
+    # than two learning rates. A wrong split of the batch moves most weights by ~lr.
+    images, labels = digits.train
+    few = data.Digits("embedded", train=(images[:256], labels[:256]), test=digits.test)
+    single = tiny(tmp_path, "single", loss="wgan-gp", critic_steps=2, steps=1, log_every=1)
+    train_module.train(single, digits=few)
+
+    double = replace(single, out_dir=str(tmp_path / "double"))
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+        f"--master_port={free_port()}", "--master_addr=127.0.0.1",
+        str(Path(__file__).resolve().parent / "gan_ddp_worker.py"), json.dumps(asdict(double)),
+    ]  # fmt: skip
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "DUALNET_CACHE": str(cache)}
+    completed = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, env=environment
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+    a = torch.load(tmp_path / "single" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "double" / "last.pt", weights_only=True)
+    differences = torch.cat(
+        [(a[part][name] - b[part][name]).abs().ravel() for part in ("generator", "critic")
+         for name in a[part]]
+    )  # fmt: skip
+    assert float((differences > 1e-6).double().mean()) < 0.01
+    assert float(differences.max()) <= 2 * single.lr + 1e-6
+    assert [r["step"] for r in records(tmp_path / "double")] == [1]  # rank 0 alone writes
