@@ -27,7 +27,7 @@ DEFAULT_LOSS = "ls"
 STEPS = {"fc": 1200, "dc": 300}
 """Default generator steps with the vanilla and least-squares losses: about five minutes of
 training on a shared 2-core CPU (see the measured table in the docs)."""
-WGAN_STEPS = {"fc": 400, "dc": 60}
+WGAN_STEPS = {"fc": 400, "dc": 90}
 """Default generator steps with WGAN-GP, whose every step holds five critic steps, each with
 the gradient penalty's double backward: the same five minutes."""
 
