@@ -145,7 +145,8 @@ def test_images_the_architectures_cannot_take_are_refused(tmp_path, few_digits):
     other = data.Digits(
         "mnist", train=(big, torch.zeros(64, dtype=torch.long)), test=few_digits.test
     )
-    with pytest.raises(ValueError, match="the mnist training split holds 32x32 images; .* 28x28"):
+    refusal = "the mnist training split holds 32x32 images; .* 28x28"
+    with pytest.raises(data.DigitsError, match=refusal):
         train_module.train(tiny(tmp_path), digits=other)
     with pytest.raises(ConfigError, match="batch_size 512 is larger than the 256 training digits"):
         train_module.train(tiny(tmp_path, batch_size=512), digits=few_digits)

@@ -55,7 +55,9 @@ FLAGS = {
 }
 """The flag of every setting, for messages."""
 ERRORS = (runs.CheckpointError, DatasetNotFoundError, DigitsError)
-"""Errors that are reported as one line (exit status 1), not as usage errors."""
+"""Errors that are reported as one line (exit status 1), not as usage errors: a checkpoint
+that cannot be used, missing digits, digits that are damaged or of a size the architectures
+cannot take."""
 
 
 def add_commands(commands) -> None:
@@ -150,8 +152,6 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except ConfigError as error:
         parser.error(str(error))
     except ERRORS as error:
-        return fail("gan train", str(error))
-    except ValueError as error:  # digits the architectures cannot take
         return fail("gan train", str(error))
     except FloatingPointError as error:
         return fail("gan train", f"training stopped: {error}")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from dualnet.experiments.gan.data import DigitsError
 from torch_impl import gan
 
 IMAGE_SHAPE = (28, 28)
@@ -55,10 +56,11 @@ def build_pair(model: str, noise_dim: int) -> tuple[nn.Module, nn.Module]:
 
 
 def check_image_shape(shape: tuple[int, ...], source: str) -> None:
-    """Refuse images the architectures cannot take, naming where they came from."""
+    """Refuse images the architectures cannot take (:class:`DigitsError`), naming where they
+    came from."""
     if tuple(shape) != IMAGE_SHAPE:
         size = "x".join(str(s) for s in shape)
-        raise ValueError(
+        raise DigitsError(
             f"{source} holds {size} images; the fc and dc architectures take "
             f"{IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]} digits (784 pixels, the size of MNIST)"
         )
