@@ -24,14 +24,14 @@ from dualnet.experiments.gan.evaluate import (
     sample_run,
 )
 from dualnet.experiments.gan.scorer import DigitClassifier, load_scorer
-from dualnet.experiments.gan.train import TrainResult, train
+from dualnet.experiments.gan.train import GanResult, train
 
 __all__ = [
     "CHECKPOINT_FORMAT",
     "DigitClassifier",
     "Digits",
     "GanConfig",
-    "TrainResult",
+    "GanResult",
     "defaults",
     "evaluate_run",
     "frechet_distance",

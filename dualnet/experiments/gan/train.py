@@ -66,7 +66,7 @@ TIMINGS = ("seconds", "steps_per_second")
 
 
 @dataclass
-class TrainResult:
+class GanResult:
     """What a finished, stopped or interrupted run leaves behind."""
 
     out_dir: Path
@@ -126,7 +126,7 @@ def tick(state: State) -> None:
     state.clock = now
 
 
-def train(config: GanConfig, digits: Digits | None = None) -> TrainResult:
+def train(config: GanConfig, digits: Digits | None = None) -> GanResult:
     """Train the GAN ``config`` describes on ``config.data`` (or on ``digits`` when given); see
     the module docstring for what the loop guarantees."""
     config.check()
@@ -493,7 +493,7 @@ def run_title(config: GanConfig) -> str:
     return f"{config.model} generator, {config.loss} loss"
 
 
-def finish(run: Run, state: State, interrupted: bool) -> TrainResult:
+def finish(run: Run, state: State, interrupted: bool) -> GanResult:
     """``summary.json``, the final sample grid and ``snapshots.npz``."""
     config = run.config
     finished = state.step == config.steps
@@ -515,7 +515,7 @@ def finish(run: Run, state: State, interrupted: bool) -> TrainResult:
         runs.write_json(run.out_dir / "summary.json", summary)
     if run.context.active:
         torch.distributed.barrier()
-    return TrainResult(
+    return GanResult(
         out_dir=run.out_dir,
         history=state.history,
         steps=state.step,
