@@ -10,7 +10,8 @@
 
 ``dualnet <application> <action> [options] --out DIR``
     One line per application below adds its commands (``dualnet classify train|eval|models``);
-    each application package (:mod:`dualnet.experiments`) defines them in its ``cli`` module.
+    each application package (:mod:`dualnet.experiments`) defines them in its ``cli`` module
+    (``dualnet visualize ...``, ``dualnet gan train|sample|eval``, ...).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tqdm import tqdm
 from dualnet import __version__, crosscheck, registry
 from dualnet.crosscheck_report import format_table, report
 from dualnet.experiments.classify import cli as classify
+from dualnet.experiments.gan import cli as gan
 from dualnet.experiments.options import Range
 from dualnet.experiments.visualize import cli as visualize
 
@@ -95,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     classify.add_commands(commands)
     visualize.add_commands(commands)
+    gan.add_commands(commands)
     return parser
 
 
