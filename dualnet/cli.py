@@ -9,7 +9,8 @@
     The registered components, their topic and the functions that implement them.
 
 ``dualnet <application> <action> [options] --out DIR``
-    One line per application below adds its commands (``dualnet classify train|eval|models``);
+    One line per application below adds its commands (``dualnet classify train|eval|models``,
+    ``dualnet caption train|sample|eval``);
     each application package (:mod:`dualnet.experiments`) defines them in its ``cli`` module.
 """
 
@@ -23,6 +24,7 @@ from tqdm import tqdm
 
 from dualnet import __version__, crosscheck, registry
 from dualnet.crosscheck_report import format_table, report
+from dualnet.experiments.caption import cli as caption
 from dualnet.experiments.classify import cli as classify
 from dualnet.experiments.options import Range
 
@@ -93,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(run=run_list, parser=listing)
 
     classify.add_commands(commands)
+    caption.add_commands(commands)
     return parser
 
 
