@@ -178,7 +178,7 @@ def add_sample(actions) -> None:
         "images with generated and reference captions (captions.png) and, for the attention "
         "model, the attention map of every word (attention-I.png).",
     )
-    sample.add_argument("run", metavar="RUN", help="a run directory or a .pt checkpoint")
+    sample.add_argument("run_path", metavar="RUN", help="a run directory or a .pt checkpoint")
     sample.add_argument("--images", type=Range(int, 0).parser(), nargs="+", metavar="I")
     sample.add_argument("--beam", type=Range(int, 1).parser(), metavar="K", help="beam width")
     sample.add_argument("--out", help="where to write the figures (default: RUN/samples)")
@@ -188,9 +188,9 @@ def add_sample(actions) -> None:
 def run_sample(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from dualnet.experiments.caption.evaluate import checkpoint_path, sample_run
 
-    out = Path(args.out) if args.out else checkpoint_path(args.run).parent / "samples"
+    out = Path(args.out) if args.out else checkpoint_path(args.run_path).parent / "samples"
     try:
-        pairs, drawn = sample_run(args.run, args.images, args.beam, out)
+        pairs, drawn = sample_run(args.run_path, args.images, args.beam, out)
     except ValueError as error:
         if isinstance(error, ERRORS):
             return fail("caption sample", str(error))
@@ -212,7 +212,7 @@ def add_eval(actions) -> None:
         "BLEU-1..4 (0-1 scale), the cs231n mean sentence BLEU-1, attention_pointing (attention "
         "runs on the embedded scenes) and blind_bleu4 (the same model on shuffled features).",
     )
-    evaluate.add_argument("run", metavar="RUN", help="a run directory or a .pt checkpoint")
+    evaluate.add_argument("run_path", metavar="RUN", help="a run directory or a .pt checkpoint")
     evaluate.add_argument("--beam", type=Range(int, 1).parser(), metavar="K", help="beam width")
     evaluate.add_argument(
         "--limit", type=Range(int, 1).parser(), metavar="N", help="first N images"
@@ -226,9 +226,9 @@ def run_eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from dualnet.experiments.caption.evaluate import checkpoint_path, evaluate_run
 
     name = f"eval-beam{args.beam}" if args.beam else "eval-greedy"
-    out = Path(args.out) if args.out else checkpoint_path(args.run).parent / name
+    out = Path(args.out) if args.out else checkpoint_path(args.run_path).parent / name
     try:
-        summary = evaluate_run(args.run, beam=args.beam, limit=args.limit, out_dir=out)
+        summary = evaluate_run(args.run_path, beam=args.beam, limit=args.limit, out_dir=out)
     except ERRORS as error:
         return fail("caption eval", str(error))
     if args.json:

@@ -43,6 +43,9 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 ENCODERS = ("auto", "imagenet", "standin", "random")
 FEATURE_DIM = 1280
+CALIBRATION_IMAGES = 500
+"""Training images on which the stand-in's and the untrained network's batch-norm statistics
+are re-estimated before extraction."""
 STANDIN_EPOCHS = 3
 STANDIN_IMAGES = 4000
 """The stand-in trains on this many embedded training images: MobileNetV2's depthwise
@@ -59,6 +62,7 @@ class Encoder:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     name: str
+    recalibrate: bool = False
 
 
 def mobilenet_features(num_classes: int = 1000) -> torch.nn.Module:
@@ -112,7 +116,8 @@ def standin_encoder(data_root=None, seed: int = 0, epochs: int = STANDIN_EPOCHS)
     network = mobilenet_features(len(checkpoint["classes"]))
     network.load_state_dict(checkpoint["model"])
     mean, std = tuple(checkpoint["mean"]), tuple(checkpoint["std"])
-    return Encoder(network.features.eval(), mean, std, f"standin-v{STANDIN_VERSION}-seed{seed}")
+    name = f"standin-v{STANDIN_VERSION}-seed{seed}"
+    return Encoder(network.features.eval(), mean, std, name, recalibrate=True)
 
 
 def load_encoder(kind: str = "auto", weights_file=None, data_root=None) -> Encoder:
@@ -134,7 +139,33 @@ def random_encoder(seed: int = 0) -> Encoder:
     """The untrained MobileNetV2, seeded, with the ImageNet statistics."""
     torch.manual_seed(seed)
     network = mobilenet_features().features.eval()
-    return Encoder(network, IMAGENET_MEAN, IMAGENET_STD, f"random-seed{seed}")
+    return Encoder(network, IMAGENET_MEAN, IMAGENET_STD, f"random-seed{seed}", recalibrate=True)
+
+
+def normalised(encoder: Encoder, images: np.ndarray) -> torch.Tensor:
+    """uint8 images ``(N, 3, H, W)`` as the encoder's float input."""
+    mean = torch.tensor(encoder.mean).view(1, 3, 1, 1)
+    std = torch.tensor(encoder.std).view(1, 3, 1, 1)
+    return (torch.from_numpy(images).float() / 255 - mean) / std
+
+
+@torch.no_grad()
+def calibrate_batchnorm(encoder: Encoder, images: np.ndarray, batch_size: int = 100) -> None:
+    """Re-estimate the batch-norm statistics of ``encoder`` on ``images`` (no labels used).
+
+    The untrained network's statistics (mean 0, variance 1) shrink the signal layer after
+    layer until float16 features are all zeros; the stand-in's come from 32 px training
+    images, not 112 px scenes. Averaging the statistics over a few hundred images of the
+    captioning set itself fixes both.
+    """
+    layers = [m for m in encoder.network.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for layer in layers:
+        layer.reset_running_stats()
+        layer.momentum = None  # a cumulative average over all batches
+    encoder.network.train()
+    for start in range(0, len(images), batch_size):
+        encoder.network(normalised(encoder, images[start : start + batch_size]))
+    encoder.network.eval()
 
 
 @torch.no_grad()
@@ -142,13 +173,11 @@ def extract(
     encoder: Encoder, images: np.ndarray, batch_size: int = 100, progress: bool = True
 ) -> np.ndarray:
     """Feature maps of ``images`` ``(N, 3, 112, 112)`` uint8: ``(N, 1280, 4, 4)`` float16."""
-    mean = torch.tensor(encoder.mean).view(1, 3, 1, 1)
-    std = torch.tensor(encoder.std).view(1, 3, 1, 1)
     maps = []
     starts = range(0, len(images), batch_size)
     for start in tqdm(starts, desc="features", unit="batch", disable=None if progress else True):
-        batch = torch.from_numpy(images[start : start + batch_size]).float() / 255
-        maps.append(encoder.network((batch - mean) / std).to(torch.float16).numpy())
+        batch = normalised(encoder, images[start : start + batch_size])
+        maps.append(encoder.network(batch).to(torch.float16).numpy())
     return np.concatenate(maps) if maps else np.zeros((0, FEATURE_DIM, 4, 4), np.float16)
 
 
@@ -172,6 +201,8 @@ def feature_maps(data, encoder: Encoder, data_root=None, progress: bool = True) 
             return maps
     print(f"extracting MobileNetV2 features ({encoder.name}) once; caching them in {path}",
           file=sys.stderr, flush=True)  # fmt: skip
+    if encoder.recalibrate:
+        calibrate_batchnorm(encoder, data.splits["train"].images[:CALIBRATION_IMAGES])
     maps = {
         split: extract(encoder, part.images, progress=progress)
         for split, part in data.splits.items()
