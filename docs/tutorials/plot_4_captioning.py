@@ -96,7 +96,5 @@ print("worked example:", {k: round(v, 4) for k, v in worked.items()})
 features_val = torch.from_numpy(maps["test"][:1].astype(np.float32))
 caption, step_weights = decode.greedy(loaded.model, features_val, 16)
 words = data.decode_captions(caption.numpy(), scenes.idx_to_word)[0].split() + ["<END>"]
-attention = evaluate.attention_figure(
-    test.images[0], words, step_weights[0, : len(words)].numpy()
-)
+attention = evaluate.attention_figure(test.images[0], words, step_weights[0, : len(words)].numpy())
 print(f"this page ran in {time.perf_counter() - started:.0f} s")
