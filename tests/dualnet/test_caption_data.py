@@ -207,12 +207,15 @@ def test_features_are_the_4x4_map_and_its_pooled_vector_extracted_once(monkeypat
     maps = tiny_maps()
     assert maps["train"].shape == (60, 1280, 4, 4) and maps["train"].dtype == np.float16
     encoder = features.random_encoder()
+    # the untrained network's batch-norm statistics are re-estimated on the training scenes
+    features.calibrate_batchnorm(encoder, tiny_embedded().splits["train"].images)
     images = tiny_embedded().splits["val"].images[:2]
     x = torch.from_numpy(images).float() / 255 - torch.tensor(encoder.mean).view(1, 3, 1, 1)
     x = x / torch.tensor(encoder.std).view(1, 3, 1, 1)
     with torch.no_grad():
         expected = encoder.network(x)
         full = torch.nn.Sequential(encoder.network, torch.nn.AdaptiveAvgPool2d(1)).eval()(x)
+    assert expected.std() > 0.1  # not the vanishing signal of the uncalibrated network
     np.testing.assert_allclose(maps["val"][:2], expected.numpy(), rtol=2e-3, atol=2e-3)
     np.testing.assert_allclose(
         features.pooled(maps["val"][:2]), full.flatten(1).numpy(), rtol=2e-3, atol=2e-3

@@ -46,10 +46,10 @@ FEATURE_DIM = 1280
 CALIBRATION_IMAGES = 500
 """Training images on which the stand-in's and the untrained network's batch-norm statistics
 are re-estimated before extraction."""
-STANDIN_EPOCHS = 5
+STANDIN_EPOCHS = 12
 STANDIN_IMAGES = 15000
 """The stand-in trains on this many embedded training images (all of them) for
-:data:`STANDIN_EPOCHS` epochs: about 590 steps, several minutes on a CPU, once."""
+:data:`STANDIN_EPOCHS` epochs: about 1,400 steps, some minutes on a CPU, once."""
 STANDIN_VERSION = 2
 
 
