@@ -10,6 +10,7 @@ the score the image itself earns.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,8 +157,19 @@ def shuffled_bleu4(loaded: LoadedRun, split: str, rows, shuffle, beam) -> float:
 
 def captions_figure(images, generated: list[str], references: list[str], title="") -> Figure:
     """Images with their generated caption (first line) and one reference (second)."""
-    lines = [f"{g}\n({r})" for g, r in zip(generated, references, strict=True)]
-    return figures.image_grid(images, lines, columns=min(4, len(images)), title=title)
+    columns = min(4, len(images))
+    rows = -(-len(images) // columns)
+    figure = Figure(figsize=(3.0 * columns, 3.5 * rows), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False).ravel()
+    for axis in axes:
+        axis.axis("off")
+    for axis, image, said, reference in zip(axes, images, generated, references, strict=False):
+        axis.imshow(image.transpose(1, 2, 0), interpolation="nearest")
+        text = textwrap.fill(said, 34) + "\n" + textwrap.fill(f"({reference})", 34)
+        axis.set_title(text, fontsize=8)
+    if title:
+        figure.suptitle(title)
+    return figure
 
 
 def attention_figure(image: np.ndarray, words: list[str], weights: np.ndarray) -> Figure:
