@@ -46,14 +46,12 @@ FEATURE_DIM = 1280
 CALIBRATION_IMAGES = 500
 """Training images on which the stand-in's and the untrained network's batch-norm statistics
 are re-estimated before extraction."""
-STANDIN_EPOCHS = 3
-STANDIN_IMAGES = 4000
-"""The stand-in trains on this many embedded training images for :data:`STANDIN_EPOCHS`
-epochs: 93 steps, a budget sized for a shared 2-core CPU. That is far too little for
-MobileNetV2 to learn the shapes (it ends near chance on them; see the captioning page), so
-its features are mostly those of a randomly initialised network with batch-norm statistics
-fitted to the scenes. Raise both for better features."""
-STANDIN_VERSION = 1
+STANDIN_EPOCHS = 12
+STANDIN_IMAGES = 15000
+"""The stand-in trains on all embedded training images for :data:`STANDIN_EPOCHS` epochs
+(1,404 steps, about 5 minutes on a quiet 2-core CPU, once): about 72 % test accuracy on the
+ten shapes."""
+STANDIN_VERSION = 2
 
 
 @dataclass
