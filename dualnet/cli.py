@@ -11,7 +11,7 @@
 ``dualnet <application> <action> [options] --out DIR``
     One line per application below adds its commands (``dualnet classify train|eval|models``);
     each application package (:mod:`dualnet.experiments`) defines them in its ``cli`` module
-    (``dualnet visualize ...``, ``dualnet gan train|sample|eval``, ...).
+    (``dualnet visualize ...``, ``dualnet caption ...``, ``dualnet gan ...``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from dualnet import __version__, crosscheck, registry
 from dualnet.crosscheck_report import format_table, report
+from dualnet.experiments.caption import cli as caption
 from dualnet.experiments.classify import cli as classify
 from dualnet.experiments.gan import cli as gan
 from dualnet.experiments.options import Range
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_commands(commands)
     visualize.add_commands(commands)
     gan.add_commands(commands)
+    caption.add_commands(commands)
     return parser
 
 

@@ -81,7 +81,8 @@ def test_torch_impl_never_imports_dualnet_or_reference_numpy():
 def test_the_backends_mirror_each_other_file_by_file():
     numpy_files = {p.name for p in Path(reference_numpy.__file__).parent.glob("*.py")}
     torch_files = {p.name for p in Path(torch_impl.__file__).parent.glob("*.py")}
-    numpy_only = {"__init__.py", "gradcheck.py", "optim.py", "solver.py"}
+    # the update rules and the two solvers train NumPy models; torch has torch.optim
+    numpy_only = {"__init__.py", "gradcheck.py", "optim.py", "solver.py", "captioning_solver.py"}
     assert numpy_files - numpy_only <= torch_files
 
 

@@ -12,6 +12,9 @@ name           network                                                  built by
                (the classic ``ThreeLayerConvNet``)                      NumPy
 ResNets        see ``dualnet classify models``                          torch (nn.Module)
 =============  =======================================================  ====================
+
+``mobilenet_v2`` is torchvision's MobileNetV2 (torch only); trained on the embedded shapes, it
+is the captioning encoder's offline stand-in (:mod:`dualnet.experiments.caption.features`).
 """
 
 from __future__ import annotations
@@ -126,6 +129,12 @@ def _convpool3_numpy(config, num_classes: int, image_shape):
     )
 
 
+def _mobilenet_v2_torch(config, num_classes: int, image_shape) -> torch.nn.Module:
+    import torchvision
+
+    return torchvision.models.mobilenet_v2(num_classes=num_classes)
+
+
 def _resnet_spec(name: str) -> ModelSpec:
     spec = RESNETS[name]
     kind = "plain" if not spec.residual else spec.block
@@ -167,6 +176,13 @@ MODELS: dict[str, ModelSpec] = {
         ("module",),
         _squeezenet_torch,
         image_size=64,
+    ),
+    "mobilenet_v2": ModelSpec(
+        "mobilenet_v2",
+        "torchvision's MobileNetV2 (the captioning encoder's stand-in)",
+        "small",
+        ("module",),
+        _mobilenet_v2_torch,
     ),
 }
 """Every classification model, by name."""

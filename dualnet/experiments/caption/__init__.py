@@ -1,0 +1,32 @@
+"""Image captioning end to end: data, MobileNetV2 features, training in both backends, greedy
+decoding and beam search, BLEU, attention maps, and ``dualnet caption``.
+
+=================  ==========================================================================
+module             holds
+=================  ==========================================================================
+``scenes``         the embedded captioning scenes and their grammar
+``data``           the loaders (embedded, ``coco.pt``, cs231n HDF5), ``decode_captions``
+``features``       MobileNetV2 at 112 px (ImageNet weights or the offline stand-in), cached
+``config``         :class:`CaptionConfig` and its defaults (:func:`make_config`)
+``train``          :func:`train`, the PyTorch loop (exact resume, Ctrl-C, DDP)
+``train_numpy``    :func:`train_numpy`, the NumPy model trained by the ``CaptioningSolver``
+``decode``         greedy decoding, beam search, attention pointing
+``bleu``           corpus BLEU-1..4 and the cs231n metric
+``evaluate``       ``eval`` and ``sample``: scores and figures of a run
+``cli``            ``dualnet caption train|sample|eval``
+=================  ==========================================================================
+"""
+
+from dualnet.experiments.caption.config import CHECKPOINT_FORMAT, CaptionConfig, make_config
+from dualnet.experiments.caption.train import TrainResult, prepare, train
+from dualnet.experiments.caption.train_numpy import train_numpy
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CaptionConfig",
+    "TrainResult",
+    "make_config",
+    "prepare",
+    "train",
+    "train_numpy",
+]

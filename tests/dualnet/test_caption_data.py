@@ -1,0 +1,240 @@
+"""Captioning data: the embedded scenes, the coco.pt and cs231n loaders on files written in
+their exact layouts, the classic helpers, and the errors for bad files."""
+
+import json
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from dualnet.data import DatasetNotFoundError
+from dualnet.experiments.caption import data, features, scenes
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from caption_helpers import (  # noqa: E402
+    WORDS,
+    coco_pt_payload,
+    tiny_embedded,
+    tiny_maps,
+    tiny_root,
+    write_coco_pt,
+    write_cs231n,
+)
+
+pytestmark = pytest.mark.captioning
+
+
+# --------------------------------------------------------------------------------------------
+# The embedded scenes
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_scenes_are_deterministic_and_sized_like_coco_pt():
+    first = scenes.generate_split(12, seed=3, split_index=1)
+    second = scenes.generate_split(12, seed=3, split_index=1)
+    for key in first:
+        np.testing.assert_array_equal(first[key], second[key])
+    assert first["images"].shape == (12, 3, 112, 112) and first["images"].dtype == np.uint8
+    assert first["captions"].shape == (60, 17) and first["captions"].dtype == np.int64
+    other = scenes.generate_split(12, seed=4, split_index=1)
+    assert not np.array_equal(first["images"], other["images"])
+
+
+def test_every_scene_has_five_captions_that_name_its_objects_in_reading_order():
+    split = tiny_embedded().splits["train"]
+    words = scenes.WORDS
+    assert words[:4] == ("<NULL>", "<START>", "<END>", "<UNK>")
+    references = split.references()
+    assert all(len(r) == 5 for r in references)
+    colours = list(scenes.COLOURS)
+    for scene, refs in zip(split.objects, references, strict=True):
+        present = scene[scene[:, 0] >= 0]
+        assert 1 <= len(present) <= 3
+        assert list(present[:, 3]) == sorted(set(present[:, 3]))  # distinct cells, in order
+        expected = " and ".join(f"a {colours[c]} {scenes.SHAPES[s]}" for s, c, _, _ in present)
+        if len(present) == 3:
+            expected = expected.replace(" and ", " , ", 1)
+        assert data.decode_captions(refs[0], words) == expected
+        assert (refs[:, 0] == 1).all() and ((refs == 2).sum(axis=1) == 1).all()
+
+
+def test_every_object_is_painted_inside_its_cell():
+    split = tiny_embedded().splits["train"]
+    for image, scene in zip(split.images[:20], split.objects[:20], strict=True):
+        background = np.median(image.reshape(3, -1), axis=1)
+        change = np.abs(image.astype(int) - background[:, None, None]).sum(axis=0) > 120
+        painted = change.reshape(4, 28, 4, 28).sum(axis=(1, 3)).ravel()
+        cells = scene[scene[:, 0] >= 0, 3]
+        assert (painted[cells] > 20).all()  # each object covers more than 20 pixels
+        others = np.setdiff1d(np.arange(16), cells)
+        assert (painted[others] < 5).all()  # and the empty cells stay (nearly) empty
+
+
+def test_the_scenes_are_cached(monkeypatch, tmp_path):
+    first = data.load_embedded_captions(tmp_path, sizes=(3, 2, 2))
+    monkeypatch.setattr(scenes, "generate_split", lambda *a: pytest.fail("drawn again"))
+    second = data.load_embedded_captions(tmp_path, sizes=(3, 2, 2))
+    np.testing.assert_array_equal(first.splits["val"].images, second.splits["val"].images)
+    assert second.eval_split == "test"
+
+
+# --------------------------------------------------------------------------------------------
+# Classic helpers
+# --------------------------------------------------------------------------------------------
+
+
+def test_decode_captions_stops_at_end_and_skips_start_and_null():
+    captions = np.array([[1, 4, 5, 2, 6, 0], [1, 6, 7, 8, 9, 0]])
+    assert data.decode_captions(captions, WORDS) == ["a cat", "dog on the mat"]
+    assert data.decode_captions(captions[0], WORDS) == "a cat"
+
+
+def test_sample_minibatch_pairs_each_caption_with_its_image():
+    split = tiny_embedded().splits["train"]
+    captions, idxs = data.sample_minibatch(split, 7, np.random.default_rng(0))
+    assert captions.shape == (7, 17) and idxs.shape == (7,)
+    references = split.references()
+    for caption, image in zip(captions, idxs, strict=True):
+        assert any((caption == r).all() for r in references[image])
+
+
+# --------------------------------------------------------------------------------------------
+# coco.pt
+# --------------------------------------------------------------------------------------------
+
+
+def test_coco_pt_is_read_in_its_exact_layout(tmp_path):
+    payload = coco_pt_payload()
+    loaded = data.load_coco_pt(write_coco_pt(tmp_path / "coco.pt", payload))
+    assert loaded.idx_to_word == WORDS and loaded.eval_split == "val"
+    train = loaded.splits["train"]
+    np.testing.assert_array_equal(train.images, payload["train_images"].numpy())
+    np.testing.assert_array_equal(train.captions, payload["train_captions"].numpy())
+    np.testing.assert_array_equal(train.image_idxs, np.arange(12))
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda p: p.pop("val_captions"), "lacks the key 'val_captions'"),
+        (
+            lambda p: p.update(train_captions=p["train_captions"].int()),
+            "train_captions has dtype torch.int32, expected torch.int64",
+        ),
+        (
+            lambda p: p["train_captions"].__setitem__((2, 3), 99),
+            "train_captions holds ids from 0 to 99, outside the vocabulary of 10 words",
+        ),
+        (
+            lambda p: p["val_captions"].__setitem__((1, 0), 4),
+            r"val_captions\[1\] does not start with <START>",
+        ),
+        (
+            lambda p: p["vocab"].update(idx_to_token=["a", *WORDS]),
+            r"vocab\['idx_to_token'\] must start with <NULL>",
+        ),
+    ],
+)
+def test_a_bad_coco_pt_names_the_file_and_the_key(tmp_path, change, message):
+    payload = coco_pt_payload()
+    change(payload)
+    path = write_coco_pt(tmp_path / "coco.pt", payload)
+    with pytest.raises(data.CaptionDataError, match=message) as error:
+        data.load_coco_pt(path)
+    assert str(path) in str(error.value)
+
+
+def test_a_missing_coco_pt_says_what_to_download_and_which_flag(tmp_path):
+    with pytest.raises(DatasetNotFoundError) as error:
+        data.load_coco_pt(tmp_path / "coco.pt")
+    assert data.COCO_PT_URL in str(error.value) and "--data coco.pt FILE" in str(error.value)
+
+
+# --------------------------------------------------------------------------------------------
+# The cs231n folder
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_cs231n_folder_is_read_in_its_exact_layout(tmp_path):
+    root = write_cs231n(tmp_path / "coco_captioning")
+    loaded = data.load_cs231n(root)
+    train = loaded.splits["train"]
+    with h5py.File(root / "coco2014_captions.h5") as file:
+        np.testing.assert_array_equal(train.captions, file["train_captions"][()])
+        assert file["train_captions"].dtype == np.int32
+    with h5py.File(root / "train2014_vgg16_fc7_pca.h5") as file:
+        np.testing.assert_array_equal(train.features, file["features"][()])
+    assert train.captions.dtype == np.int64 and train.features.shape == (10, 16)
+    assert len(train.urls) == 10 and train.urls[3].endswith("000003.jpg")
+    assert [len(r) for r in train.references()] == [3] * 10
+    assert not loaded.has_images
+
+
+def test_cs231n_image_indices_beyond_the_features_are_refused(tmp_path):
+    root = write_cs231n(tmp_path / "c")
+    with h5py.File(root / "coco2014_captions.h5", "a") as file:
+        idxs = file["val_image_idxs"][()]
+        idxs[-1] = 4
+        file["val_image_idxs"][...] = idxs
+    with pytest.raises(data.CaptionDataError) as error:
+        data.load_cs231n(root)
+    message = str(error.value)
+    assert "coco2014_captions.h5: val_image_idxs points at image 4" in message
+    assert "val2014_vgg16_fc7_pca.h5 has features for 4 images" in message
+
+
+def test_cs231n_files_that_are_missing_or_bad_are_named(tmp_path):
+    root = write_cs231n(tmp_path / "c")
+    (root / "train2014_vgg16_fc7_pca.h5").unlink()
+    with pytest.raises(DatasetNotFoundError, match="train2014_vgg16_fc7_pca.h5 is missing") as e:
+        data.load_cs231n(root)
+    assert data.CS231N_URL in str(e.value) and "--data cs231n DIR" in str(e.value)
+    root = write_cs231n(tmp_path / "d")
+    (root / "coco2014_vocab.json").write_text(json.dumps({"word_to_idx": {}}))
+    with pytest.raises(data.CaptionDataError, match="coco2014_vocab.json lacks the key"):
+        data.load_cs231n(root)
+
+
+# --------------------------------------------------------------------------------------------
+# Features
+# --------------------------------------------------------------------------------------------
+
+
+def test_features_are_the_4x4_map_and_its_pooled_vector_extracted_once(monkeypatch):
+    maps = tiny_maps()
+    assert maps["train"].shape == (60, 1280, 4, 4) and maps["train"].dtype == np.float16
+    encoder = features.random_encoder()
+    # the untrained network's batch-norm statistics are re-estimated on the training scenes
+    features.calibrate_batchnorm(encoder, tiny_embedded().splits["train"].images)
+    images = tiny_embedded().splits["val"].images[:2]
+    x = torch.from_numpy(images).float() / 255 - torch.tensor(encoder.mean).view(1, 3, 1, 1)
+    x = x / torch.tensor(encoder.std).view(1, 3, 1, 1)
+    with torch.no_grad():
+        expected = encoder.network(x)
+        full = torch.nn.Sequential(encoder.network, torch.nn.AdaptiveAvgPool2d(1)).eval()(x)
+    assert expected.std() > 0.1  # not the vanishing signal of the uncalibrated network
+    np.testing.assert_allclose(maps["val"][:2], expected.numpy(), rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(
+        features.pooled(maps["val"][:2]), full.flatten(1).numpy(), rtol=2e-3, atol=2e-3
+    )
+    monkeypatch.setattr(features, "extract", lambda *a, **k: pytest.fail("extracted again"))
+    again = features.feature_maps(tiny_embedded(), encoder, tiny_root(), progress=False)
+    np.testing.assert_array_equal(again["test"], maps["test"])
+
+
+def test_imagenet_weights_offline_name_the_file_and_the_flag(tmp_path, monkeypatch):
+    from dualnet.experiments import pretrained
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+
+    def offline(url, destination, progress=True):
+        raise OSError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    with pytest.raises(pretrained.WeightsNotFoundError) as error:
+        features.load_encoder("imagenet")
+    assert "mobilenet_v2-b0353104.pth" in str(error.value)
+    assert "--weights FILE" in str(error.value)
