@@ -27,6 +27,7 @@ import torch
 
 from torch_impl.attention import attention_lstm_step, dot_product_attention
 from torch_impl.lstm import lstm_step
+from torch_impl.models.captioning import sampling_tokens
 from torch_impl.rnn import rnn_step, word_embedding
 
 
@@ -99,11 +100,12 @@ def beam_search(
 def search_one(model, features: torch.Tensor, width: int, max_length: int, alpha: float):
     """The best caption of one image: its word ids (ending with ``<END>`` unless cut at
     ``max_length``) and the attention weights of each word (attention only)."""
+    start, end = sampling_tokens("beam_search", model.word_to_idx, model.vocab_size)
     h, c, A = initial_state(model, features)
     alive = [([], 0.0, [])]  # (words, summed log-probability, attention maps)
     finished = []
     for t in range(max_length):
-        last = [words[-1] if words else model._start for words, _, _ in alive]
+        last = [words[-1] if words else start for words, _, _ in alive]
         k = len(alive)
         grid = None if A is None else A.expand(k, *A.shape[1:])
         log_probs, h, c, maps = step(model, torch.tensor(last), h, c, grid)
@@ -114,7 +116,7 @@ def search_one(model, features: torch.Tensor, width: int, max_length: int, alpha
             beam, word = divmod(flat, totals.shape[1])
             words, _, history = alive[beam]
             extended = (words + [word], value, history + ([maps[beam]] if A is not None else []))
-            ended = word == model._end or t == max_length - 1
+            ended = word == end or t == max_length - 1
             (finished if ended else survivors).append((extended, beam))
         if len(finished) >= width or not survivors:
             break

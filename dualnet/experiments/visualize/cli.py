@@ -118,10 +118,10 @@ def run_action(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         parser.error(str(error))
     try:
         summary, figure = compute(args)
-    except ValueError as error:
-        parser.error(str(error))
     except (runs.CheckpointError, WeightsNotFoundError, DatasetNotFoundError) as error:
         return fail(f"visualize {args.action}", str(error))
+    except ValueError as error:  # a bad argument: images, classes, backend
+        parser.error(str(error))
     figures.save(figure, out / f"{args.action}.png")
     runs.write_json(out / "summary.json", summary)
     print_summary(summary, out / "summary.json")
