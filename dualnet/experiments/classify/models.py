@@ -147,10 +147,25 @@ def _resnet_spec(name: str) -> ModelSpec:
     )
 
 
+SQUEEZENET_SCORE_BIAS = 5.0
+"""The starting bias of SqueezeNet's last convolution when it is trained from scratch."""
+
+
 def _squeezenet_torch(config, num_classes: int, image_shape) -> torch.nn.Module:
+    """torchvision's SqueezeNet 1.1, its last convolution's bias started at
+    :data:`SQUEEZENET_SCORE_BIAS` instead of 0.
+
+    The class scores pass a ReLU before the average pool. With a zero bias, the first
+    updates push the score maps of the nine wrong classes down faster than the right class's
+    up, every map falls below zero, no gradient passes the ReLU any more, and the loss stays at
+    ln(C). A positive start keeps every map above zero while the network learns; the softmax
+    does not see an offset shared by all classes, so it changes nothing else.
+    """
     import torchvision
 
-    return torchvision.models.squeezenet1_1(num_classes=num_classes)
+    model = torchvision.models.squeezenet1_1(num_classes=num_classes)
+    torch.nn.init.constant_(model.classifier[1].bias, SQUEEZENET_SCORE_BIAS)
+    return model
 
 
 MODELS: dict[str, ModelSpec] = {
