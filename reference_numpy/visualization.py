@@ -79,23 +79,41 @@ def integrated_gradients(model, X, y, baseline=None, steps: int = 32) -> np.ndar
     return (X - baseline) * total / steps
 
 
-def fooling_step(model, X: np.ndarray, target: np.ndarray, learning_rate: float):
+FOOLING_OBJECTIVES = ("score", "log_probability")
+"""What the fooling ascent climbs: the target's score (the course's choice) or its log-softmax."""
+
+
+def target_gradient(model, X: np.ndarray, target: np.ndarray, objective: str = "score"):
+    r"""Scores ``(N, K)`` and the gradient of each image's objective for its ``target``:
+    :math:`\partial s_t / \partial X` (``"score"``) or :math:`\partial \log p_t / \partial X`
+    (``"log_probability"``), whose upstream gradient of the scores is
+    :math:`\text{onehot}(t) - p`."""
+    if objective not in FOOLING_OBJECTIVES:
+        raise ValueError(f"objective must be one of {FOOLING_OBJECTIVES}, got {objective!r}")
+    if objective == "score":
+        return class_score_gradient(model, X, target)
+    return model.input_gradient(X, -_softmax_minus_onehot(model, X, target))
+
+
+def fooling_step(model, X: np.ndarray, target: np.ndarray, learning_rate: float, objective="score"):
     r"""One step of the fooling-image ascent for every image: the scores of ``X`` and
-    :math:`\operatorname{clip}_{[0,1]}(X + \eta\, g / \lVert g \rVert_2)`,
-    :math:`g = \partial s_t / \partial X`."""
-    scores, g = class_score_gradient(model, X, target)
+    :math:`\operatorname{clip}_{[0,1]}(X + \eta\, g / \lVert g \rVert_2)`, ``g`` the
+    :func:`target_gradient` of ``objective``."""
+    scores, g = target_gradient(model, X, target, objective)
     norms = np.maximum(np.sqrt((g.reshape(len(g), -1) ** 2).sum(axis=1)), 1e-12)
     return scores, np.clip(X + learning_rate * g / norms.reshape(-1, 1, 1, 1), 0, 1)
 
 
-def make_fooling_image(model, X, target, learning_rate: float = 1.0, max_iter: int = 100):
+def make_fooling_image(
+    model, X, target, learning_rate: float = 1.0, max_iter: int = 100, objective: str = "score"
+):
     """Fooling images: :func:`fooling_step` for each image until its target class wins (or
     ``max_iter`` steps). Returns ``(X_fooling, iterations)``; an image never fooled has
     ``max_iter + 1`` iterations."""
     X_fooling = np.array(X, copy=True)
     iterations = np.full(len(X), max_iter + 1)
     for step in range(max_iter + 1):
-        scores, stepped = fooling_step(model, X_fooling, target, learning_rate)
+        scores, stepped = fooling_step(model, X_fooling, target, learning_rate, objective)
         iterations[(scores.argmax(axis=1) == target) & (iterations > step)] = step
         active = iterations > step
         if not active.any() or step == max_iter:
@@ -104,15 +122,21 @@ def make_fooling_image(model, X, target, learning_rate: float = 1.0, max_iter: i
     return X_fooling, iterations
 
 
-def loss_gradient(model, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    r"""The gradient of the summed cross-entropy :math:`\sum_n -\log p_{n, y_n}` with respect to
-    ``X``: the upstream gradient of the scores is :math:`p - \text{onehot}(y)`."""
+def _softmax_minus_onehot(model, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    r"""The gradient of :math:`\sum_n -\log p_{n, y_n}` with respect to the scores:
+    :math:`p - \text{onehot}(y)`, ``(N, K)``."""
     probe = np.zeros((len(X), model.num_classes), dtype=X.dtype)
     scores, _ = model.input_gradient(X, probe)
     shifted = scores - scores.max(axis=1, keepdims=True)
     probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
     probs[np.arange(len(X)), y] -= 1
-    return model.input_gradient(X, probs.astype(X.dtype))[1]
+    return probs.astype(X.dtype)
+
+
+def loss_gradient(model, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    r"""The gradient of the summed cross-entropy :math:`\sum_n -\log p_{n, y_n}` with respect to
+    ``X``: the upstream gradient of the scores is :math:`p - \text{onehot}(y)`."""
+    return model.input_gradient(X, _softmax_minus_onehot(model, X, y))[1]
 
 
 def fgsm(model, X, y, eps: float, targeted: bool = False) -> np.ndarray:

@@ -109,17 +109,43 @@ def integrated_gradients(
     return (X - baseline) * total / steps
 
 
-def fooling_step(model, X: torch.Tensor, target: torch.Tensor, learning_rate: float):
+FOOLING_OBJECTIVES = ("score", "log_probability")
+"""What the fooling ascent climbs: the target's score (the course's choice) or its log-softmax."""
+
+
+def target_gradient(model, X: torch.Tensor, target: torch.Tensor, objective: str = "score"):
+    r"""Scores ``(N, K)`` and the gradient of each image's objective for its ``target``:
+    :math:`\partial s_t / \partial X` (``"score"``) or :math:`\partial \log p_t / \partial X =
+    \partial s_t / \partial X - \sum_k p_k\, \partial s_k / \partial X`
+    (``"log_probability"``), which also pushes the other classes down."""
+    if objective not in FOOLING_OBJECTIVES:
+        raise ValueError(f"objective must be one of {FOOLING_OBJECTIVES}, got {objective!r}")
+    X = X.detach().clone().requires_grad_(True)
+    scores = model(X)
+    climbed = scores if objective == "score" else scores.log_softmax(dim=1)
+    picked = climbed.gather(1, target.long().view(-1, 1).to(scores.device)).sum()
+    (dX,) = torch.autograd.grad(picked, X)
+    return scores.detach(), dX
+
+
+def fooling_step(
+    model, X: torch.Tensor, target: torch.Tensor, learning_rate: float, objective: str = "score"
+):
     r"""One step of the fooling-image ascent for every image: the scores of ``X`` and
-    :math:`\operatorname{clip}_{[0,1]}(X + \eta\, g / \lVert g \rVert_2)`,
-    :math:`g = \partial s_t / \partial X`."""
-    scores, g = class_score_gradient(model, X, target)
+    :math:`\operatorname{clip}_{[0,1]}(X + \eta\, g / \lVert g \rVert_2)`, ``g`` the
+    :func:`target_gradient` of ``objective``."""
+    scores, g = target_gradient(model, X, target, objective)
     norms = g.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
     return scores, (X + learning_rate * g / norms).clamp(0, 1)
 
 
 def make_fooling_image(
-    model, X: torch.Tensor, target: torch.Tensor, learning_rate: float = 1.0, max_iter: int = 100
+    model,
+    X: torch.Tensor,
+    target: torch.Tensor,
+    learning_rate: float = 1.0,
+    max_iter: int = 100,
+    objective: str = "score",
 ):
     """Fooling images: :func:`fooling_step` for each image until its target class wins (or
     ``max_iter`` steps).
@@ -131,7 +157,7 @@ def make_fooling_image(
     X_fooling = X.detach().clone()
     iterations = torch.full((X.shape[0],), max_iter + 1, dtype=torch.long)
     for step in range(max_iter + 1):
-        scores, stepped = fooling_step(model, X_fooling, target, learning_rate)
+        scores, stepped = fooling_step(model, X_fooling, target, learning_rate, objective)
         fooled = scores.argmax(dim=1).cpu() == target.cpu()
         iterations[fooled & (iterations > step)] = step
         active = iterations > step

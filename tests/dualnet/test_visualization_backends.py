@@ -71,20 +71,23 @@ def test_saliency_and_integrated_gradients_agree(kind, images):
     assert rel_error(smooth_numpy, smooth_torch.numpy()) < 1e-10
 
 
+@pytest.mark.parametrize("objective", ["score", "log_probability"])
 @pytest.mark.parametrize("kind", ["conv", "fc"])
-def test_every_fooling_step_agrees(kind, images):
+def test_every_fooling_step_agrees(kind, objective, images):
     numpy_model, torch_model = twins(kind)
     X, _ = images
     target = np.array([3, 3, 0, 1])
     X_numpy, X_torch = X.copy(), torch.tensor(X)
     for _ in range(6):
-        scores_numpy, X_numpy = nv.fooling_step(numpy_model, X_numpy, target, 0.5)
-        scores_torch, X_torch = tv.fooling_step(torch_model, X_torch, torch.tensor(target), 0.5)
+        scores_numpy, X_numpy = nv.fooling_step(numpy_model, X_numpy, target, 0.5, objective)
+        scores_torch, X_torch = tv.fooling_step(
+            torch_model, X_torch, torch.tensor(target), 0.5, objective
+        )
         assert rel_error(scores_numpy, scores_torch.numpy()) < 1e-10
         assert np.abs(X_numpy - X_torch.numpy()).max() < 1e-10
-    fooled_numpy, steps_numpy = nv.make_fooling_image(numpy_model, X, target, 0.5, 30)
+    fooled_numpy, steps_numpy = nv.make_fooling_image(numpy_model, X, target, 0.5, 30, objective)
     fooled_torch, steps_torch = tv.make_fooling_image(
-        torch_model, torch.tensor(X), torch.tensor(target), 0.5, 30
+        torch_model, torch.tensor(X), torch.tensor(target), 0.5, 30, objective
     )
     assert steps_numpy.tolist() == steps_torch.tolist()
     assert np.abs(fooled_numpy - fooled_torch.numpy()).max() < 1e-10
@@ -164,3 +167,21 @@ def test_pgd_stays_in_the_ball_and_in_valid_pixels(images):
     adversarial = tv.pgd(torch_model, X, y, 0.05, 0.02, 8, start=start)
     assert (adversarial - X).abs().max() <= 0.05 + 1e-12
     assert adversarial.min() >= 0 and adversarial.max() <= 1
+
+
+def test_the_log_probability_gradient_is_the_score_gradient_minus_the_expected_one(images):
+    """Hand calculation: d log p_t / dX = ds_t/dX - sum_k p_k ds_k/dX, each term from the
+    score gradients of the NumPy model."""
+    numpy_model, _ = twins("conv")
+    X, _ = images
+    target = np.array([3, 3, 0, 1])
+    scores, direct = nv.target_gradient(numpy_model, X, target, "log_probability")
+    probs = np.exp(scores - scores.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    expected = nv.class_score_gradient(numpy_model, X, target)[1]
+    for k in range(numpy_model.num_classes):
+        g_k = nv.class_score_gradient(numpy_model, X, np.full(len(X), k))[1]
+        expected = expected - probs[:, k].reshape(-1, 1, 1, 1) * g_k
+    assert rel_error(direct, expected) < 1e-10
+    with pytest.raises(ValueError, match="objective must be one of"):
+        nv.target_gradient(numpy_model, X, target, "margin")

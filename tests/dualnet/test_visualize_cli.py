@@ -54,6 +54,9 @@ def test_saliency_points_at_the_objects(trained, backend, capsys):
     if backend == "torch":  # the better trained of the two
         assert summary["pointing_accuracy"] > summary["pointing_chance"] + 0.15
     assert summary["ig_completeness_error"] < 0.05
+    for prefix in ("smoothgrad_", "ig_"):
+        assert 0 <= summary[f"{prefix}pointing_accuracy"] <= 1
+        assert -1 <= summary[f"{prefix}randomization_rank_correlation"] <= 1
     assert Path("sal/saliency.png").stat().st_size > 0
     assert "pointing_accuracy" in capsys.readouterr().out
 
@@ -63,8 +66,12 @@ def test_fooling_succeeds_with_small_changes(trained, backend):
     args = ["visualize", "fool", "--model", str(trained[backend]), "--n-images", "8"]
     assert cli.main([*args, "--out", "fool"]) == 0
     summary = summary_of("fool")
-    # small, weakly trained 32 px networks: not every image is fooled within 100 steps
-    assert summary["success_rate"] > 0 and 0 < summary["mean_linf"] <= 1
+    # small, weakly trained 32 px networks (the torch one about 45 % accurate, the NumPy one
+    # less): not every image is fooled within 100 steps; the stand-in's figures are measured
+    # with the CLI and stated in the docs
+    least = 0.75 if backend == "torch" else 0.125
+    assert summary["success_rate"] >= least and 0 < summary["mean_linf"] <= 1
+    assert summary["objective"] == "log_probability"
     assert summary["n_images"] == 8 and summary["backend"] == backend
 
 

@@ -63,6 +63,14 @@ def add_commands(commands) -> None:
                 default=extra.default,
                 help=f"{extra.help} ({extra.default:g})",
             )
+        if action == "fool":
+            parser.add_argument(
+                "--objective",
+                choices=("log-probability", "score"),
+                default="log-probability",
+                help="what the ascent climbs: the target's log-softmax, or its raw score as "
+                "in the course (log-probability)",
+            )
         parser.set_defaults(run=run_action, parser=parser)
 
 
@@ -163,7 +171,8 @@ def dispatch(args, network, generator, load_inputs):
         return saliency.run_saliency(network, inputs, generator)
     if args.action == "fool":
         target = None if args.target is None else resolve_class(network, args.target)
+        objective = args.objective.replace("-", "_")
         return fooling.run_fooling(
-            network, inputs, target, args.learning_rate, args.max_iter, generator
+            network, inputs, target, args.learning_rate, args.max_iter, generator, objective
         )
     return attacks.run_attack(network, inputs, args.eps, generator)

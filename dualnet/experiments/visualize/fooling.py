@@ -1,8 +1,13 @@
 """``dualnet visualize fool``: change each decision to a chosen wrong class, imperceptibly.
 
-The course algorithm (normalised-gradient ascent on the target score until the target wins,
-at most 100 iterations) on each image, towards a random wrong class or the class given with
-``--target``. The summary: ``success_rate``, ``mean_iterations`` (of the fooled images) and
+The course algorithm (normalised-gradient ascent until the target wins, at most 100
+iterations) on each image, towards a random wrong class or the class given with ``--target``.
+It climbs the target's log-probability by default rather than the course's raw score: in
+SqueezeNet the scores leave a ReLU, and a class whose score map is below zero everywhere has
+a score gradient of zero, so the course's ascent never starts for it. The log-probability's
+gradient also pushes the winning class down. ``--objective score`` gives the course's.
+
+The summary: ``success_rate``, ``mean_iterations`` (of the fooled images) and
 ``mean_linf``, the mean largest pixel change, in pixel units (1 = black to white).
 """
 
@@ -22,7 +27,9 @@ def random_wrong_targets(labels: torch.Tensor, num_classes: int, generator) -> t
     return (labels + offsets) % num_classes
 
 
-def run_fooling(network, inputs, target, learning_rate, max_iter, generator):
+def run_fooling(
+    network, inputs, target, learning_rate, max_iter, generator, objective="log_probability"
+):
     methods = methods_for(network)
     X = inputs.images
     labels = inputs.labels if inputs.labels is not None else methods.scores(X).argmax(dim=1)
@@ -36,7 +43,7 @@ def run_fooling(network, inputs, target, learning_rate, max_iter, generator):
                 f"({inputs.names[same[0]]}): choose another class, or leave --target out"
             )
         targets = torch.full_like(labels, target)
-    fooled, iterations = methods.fooling(X, targets, learning_rate, max_iter)
+    fooled, iterations = methods.fooling(X, targets, learning_rate, max_iter, objective)
     success = iterations <= max_iter
     linf = (fooled - X).flatten(1).abs().amax(dim=1)
     summary = {
@@ -45,6 +52,7 @@ def run_fooling(network, inputs, target, learning_rate, max_iter, generator):
         "mean_linf": float(linf.mean()),
         "max_linf": float(linf.max()),
         "learning_rate": learning_rate,
+        "objective": objective,
         "n_images": len(X),
     }
     after = methods.scores(fooled).argmax(dim=1)

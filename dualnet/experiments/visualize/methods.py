@@ -43,13 +43,14 @@ class TorchMethods:
     def integrated_gradients(self, X, y, steps: int):
         return self._run(torch_methods.integrated_gradients, X, y, steps=steps)
 
-    def fooling(self, X, target, learning_rate: float, max_iter: int):
+    def fooling(self, X, target, learning_rate: float, max_iter: int, objective: str):
         return self._run(
             torch_methods.make_fooling_image,
             X,
             target,
             learning_rate=learning_rate,
             max_iter=max_iter,
+            objective=objective,
         )
 
     def fgsm(self, X, y, eps: float):
@@ -97,9 +98,9 @@ class NumpyMethods:
         )
         return torch.from_numpy(attributions)
 
-    def fooling(self, X, target, learning_rate: float, max_iter: int):
+    def fooling(self, X, target, learning_rate: float, max_iter: int, objective: str):
         fooled, iterations = numpy_methods.make_fooling_image(
-            self.model, self._array(X), target.numpy(), learning_rate, max_iter
+            self.model, self._array(X), target.numpy(), learning_rate, max_iter, objective
         )
         return torch.from_numpy(fooled).float(), torch.from_numpy(iterations)
 

@@ -1,8 +1,8 @@
 """``dualnet visualize saliency``: explain each decision, and score the explanations.
 
 For every image the class to explain is its true class when known, else the predicted one.
-Three maps are computed for the figure (saliency, SmoothGrad, integrated gradients); the
-summary scores the plain saliency map:
+Three maps are computed (saliency, SmoothGrad, integrated gradients) and each is scored; the
+keys without a prefix score the plain saliency map, ``smoothgrad_`` and ``ig_`` the others:
 
 * ``pointing_accuracy``: the share of images whose map is largest on a pixel of the object
   (embedded images carry the object's mask); ``pointing_chance`` is the mean mask area, the
@@ -50,23 +50,37 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((x * y).sum() / (x.norm() * y.norm()).clamp_min(1e-12))
 
 
+def explanation_maps(methods, X, y, draws) -> dict[str, torch.Tensor]:
+    """The three maps ``(N, H, W)`` of each image: saliency, SmoothGrad, and the integrated
+    gradients' largest absolute attribution over the channels."""
+    return {
+        "saliency": methods.saliency(X, y),
+        "smoothgrad": methods.smoothgrad(X, y, draws, SMOOTHGRAD_NOISE),
+        "ig": methods.integrated_gradients(X, y, IG_STEPS).abs().amax(1),
+    }
+
+
 def run_saliency(network, inputs, generator: torch.Generator) -> tuple[dict, Figure]:
     methods = methods_for(network)
     X, y = inputs.images, explained_classes(methods, inputs)
-    maps = methods.saliency(X, y)
-    random_maps = methods_for(random_copy(network)).saliency(X, y)
-    correlation = np.mean([spearman(a, b) for a, b in zip(maps, random_maps, strict=True)])
-    shown = slice(0, FIGURE_IMAGES)
-    draws = torch.randn((SMOOTHGRAD_SAMPLES, *X[shown].shape), generator=generator)
-    smooth = methods.smoothgrad(X[shown], y[shown], draws, SMOOTHGRAD_NOISE)
-    attributions = methods.integrated_gradients(X[shown], y[shown], IG_STEPS)
+    draws = torch.randn((SMOOTHGRAD_SAMPLES, *X.shape), generator=generator)
+    maps = explanation_maps(methods, X, y, draws)
+    random_maps = explanation_maps(methods_for(random_copy(network)), X, y, draws)
     summary = {"n_images": len(X)}
-    if inputs.masks is not None:
-        summary["pointing_accuracy"], summary["pointing_chance"] = pointing(maps, inputs.masks)
-    summary["randomization_rank_correlation"] = float(correlation)
+    for method, prefix in (("saliency", ""), ("smoothgrad", "smoothgrad_"), ("ig", "ig_")):
+        if inputs.masks is not None:
+            hits, chance = pointing(maps[method], inputs.masks)
+            summary[f"{prefix}pointing_accuracy"] = hits
+            summary["pointing_chance"] = chance
+        pairs = zip(maps[method], random_maps[method], strict=True)
+        summary[f"{prefix}randomization_rank_correlation"] = float(
+            np.mean([spearman(a, b) for a, b in pairs])
+        )
+    shown = slice(0, FIGURE_IMAGES)
+    attributions = methods.integrated_gradients(X[shown], y[shown], IG_STEPS)
     summary["ig_completeness_error"] = completeness_error(methods, X[shown], y[shown], attributions)
     names = [network.classes[k] for k in y[shown].tolist()]
-    figure = saliency_figure(X[shown], [maps[shown], smooth, attributions.abs().amax(1)], names)
+    figure = saliency_figure(X[shown], [m[shown] for m in maps.values()], names)
     return summary, figure
 
 
