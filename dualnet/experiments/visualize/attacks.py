@@ -22,12 +22,14 @@ def accuracy(methods, X, labels) -> float:
     return float((methods.scores(X).argmax(dim=1) == labels).float().mean())
 
 
-def attack_accuracies(methods, X, labels, eps: float, generator) -> dict:
-    """Clean, FGSM and PGD accuracy at budget ``eps``."""
+def attack_accuracies(methods, X, labels, eps: float, clean: float, generator) -> dict:
+    """Clean (given), FGSM and PGD accuracy at budget ``eps``."""
+    if eps == 0:
+        return {"clean_accuracy": clean, "fgsm_accuracy": clean, "pgd_accuracy": clean}
     start = 2 * torch.rand(X.shape, generator=generator) - 1
     step = 2.5 * eps / PGD_STEPS
     return {
-        "clean_accuracy": accuracy(methods, X, labels),
+        "clean_accuracy": clean,
         "fgsm_accuracy": accuracy(methods, methods.fgsm(X, labels, eps), labels),
         "pgd_accuracy": accuracy(
             methods, methods.pgd(X, labels, eps, step, PGD_STEPS, start), labels
@@ -42,8 +44,10 @@ def run_attack(network, inputs, eps: float, generator):
             "images (no --images) with an embedded network, or imagenet_val_25.npz with squeezenet"
         )
     methods = methods_for(network)
+    X, labels = inputs.images, inputs.labels
+    clean = accuracy(methods, X, labels)
     curve = {
-        e: attack_accuracies(methods, inputs.images, inputs.labels, e, generator)
+        e: attack_accuracies(methods, X, labels, e, clean, generator)
         for e in sorted({*EPSILONS, eps})
     }
     summary = {"eps": eps, **curve[eps], "pgd_steps": PGD_STEPS, "n_images": len(inputs.images)}

@@ -46,7 +46,7 @@ EXTRA = {
         Flag("--iterations", Range(int, 1), 100, "ascent steps"),
     ],
 }
-DEFAULT_IMAGES = {"saliency": 100, "fool": 20, "attack": 200, "classes": 10}
+DEFAULT_IMAGES = {"saliency": 100, "fool": 20, "attack": 100, "classes": 10}
 
 
 def add_commands(commands) -> None:
