@@ -21,7 +21,6 @@ budgets are in pixel units.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import torch
 from dualnet.experiments import pretrained, runs, runtime
 from dualnet.experiments.classify import config as classify_config
 from dualnet.experiments.classify.evaluate import load_model
+from dualnet.experiments.classify.models import build_model
 from reference_numpy import visualization as numpy_visualization
 from torch_impl import visualization as torch_visualization
 
@@ -57,6 +57,8 @@ class Network:
     device: torch.device
     mean: tuple = IMAGENET_MEAN
     std: tuple = IMAGENET_STD
+    config: object = None
+    """The classification run's ``TrainConfig`` (``None`` for the ImageNet network)."""
 
 
 def load_network(
@@ -102,7 +104,9 @@ def network_from_run(path: Path, device: torch.device, name: str) -> Network:
     else:
         pixel_model = torch_visualization.PixelModel(model, mean, std).to(device)
     classes = list(checkpoint["classes"])
-    return Network(name, pixel_model, config.backend, classes, size, config.data, device, mean, std)
+    return Network(
+        name, pixel_model, config.backend, classes, size, config.data, device, mean, std, config
+    )
 
 
 def stand_in_dir() -> Path:
@@ -134,21 +138,23 @@ def build_stand_in(progress: bool = True) -> Path:
 
 
 def random_copy(network: Network, seed: int = 1) -> Network:
-    """The same architecture with random weights (seeded; each weight tensor drawn from a
-    normal distribution of its trained standard deviation, biases kept): the
-    model-randomisation sanity check of Adebayo et al. (2018) compares explanations of the
+    """The same architecture re-initialised, as its training would start it with another seed:
+    the model-randomisation sanity check of Adebayo et al. (2018) compares explanations of the
     trained and the re-initialised network."""
-    torch.manual_seed(seed)
     if network.backend == "numpy":
         model = network.model.model
         fresh = type(model)(**{**model.config(), "seed": seed}, dtype=model.dtype)
         pixel_model = numpy_visualization.PixelModel(fresh, network.mean, network.std)
+        return replace(network, name=f"{network.name} (re-initialised)", model=pixel_model)
+    if network.config is None:  # the ImageNet SqueezeNet
+        import torchvision
+
+        torch.manual_seed(seed)
+        fresh = torchvision.models.squeezenet1_1()
     else:
-        fresh = copy.deepcopy(network.model.model)
-        with torch.no_grad():
-            for parameter in fresh.parameters():  # random weights of the trained scale
-                if parameter.dim() > 1:
-                    parameter.copy_(torch.randn_like(parameter) * parameter.std())
-        pixel_model = torch_visualization.PixelModel(fresh, network.mean, network.std)
-        pixel_model = pixel_model.to(network.device)
+        size = network.image_size
+        config = replace(network.config, seed=seed)
+        fresh = build_model(config, len(network.classes), (3, size, size))
+    pixel_model = torch_visualization.PixelModel(fresh, network.mean, network.std)
+    pixel_model = pixel_model.to(network.device)
     return replace(network, name=f"{network.name} (re-initialised)", model=pixel_model)
