@@ -127,12 +127,12 @@ def content_scene(size: int = SCENE_SIZE, seed: int = 0) -> torch.Tensor:
 
 
 def stripes(size: int, seed: int = 0) -> torch.Tensor:
-    r"""Diagonal bands of three colours along :data:`STRIPES_ANGLE`, each ``size / 16`` wide,
+    r"""Diagonal bands of three colours along :data:`STRIPES_ANGLE`, each ``size / 32`` wide,
     with anti-aliased edges. The band index of a pixel is
     :math:`\lfloor n / w \rfloor \bmod 3` with :math:`n = -x \sin\theta + y \cos\theta`
     (:math:`y` upwards)."""
     palette = np.array([[0.9, 0.75, 0.2], [0.15, 0.3, 0.6], [0.85, 0.35, 0.25]], np.float32)
-    width = size / 16
+    width = size / 32
     pixels = np.arange(size, dtype=np.float32) + 0.5
     x, y = np.meshgrid(pixels, size - pixels, indexing="xy")
     theta = np.radians(STRIPES_ANGLE)
