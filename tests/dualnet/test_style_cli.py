@@ -6,6 +6,7 @@ weights (``--model random``)."""
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -50,9 +51,14 @@ def test_each_action_writes_its_results(action, capsys):
         assert summary["style_loss_reduction"] is None and summary["style_loss_initial"] == 0
     else:
         assert summary["style_loss_reduction"] > 0
-    for name in ("result.png", "steps.png", "losses.png", "overview.png"):
+    for name in ("result.png", "content.png", "style.png", "steps.png", "losses.png"):
         assert Path("out", name).stat().st_size > 0
     assert Image.open("out/result.png").size == (40, 40)
+    with np.load("out/snapshots.npz") as snapshots:
+        assert snapshots["steps"].tolist() == [0, 4, 8, 12, 16, 20]
+        assert snapshots["images"].shape == (6, 3, 40, 40)
+        result = np.asarray(Image.open("out/result.png")).transpose(2, 0, 1)
+        np.testing.assert_array_equal(snapshots["images"][-1], result)
     records = [json.loads(line) for line in Path("out/metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == list(range(20))
     config = json.loads(Path("out/config.json").read_text())

@@ -19,6 +19,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import torch
+
 from dualnet.experiments import runs
 from dualnet.experiments.style import measures, plots
 from dualnet.experiments.style.config import StyleConfig, to_json
@@ -76,11 +79,19 @@ def mode_measures(mode: str, problem: Problem, result: Result) -> dict:
 
 
 def write_outputs(out: Path, config: StyleConfig, problem: Problem, result: Result) -> dict:
-    """Write ``result.png``, ``steps.png``, ``losses.png``, ``overview.png``,
-    ``metrics.jsonl``, ``config.json`` and ``summary.json`` into ``out``; the summary."""
+    """Write into ``out``: the images ``result.png``, ``content.png`` and ``style.png`` (as
+    the network saw them), ``snapshots.npz`` (``steps`` and ``images``, uint8
+    ``(K, 3, H, W)``), the figures ``steps.png``, ``losses.png`` and ``overview.png``, and
+    ``metrics.jsonl``, ``config.json`` and ``summary.json``. Returns the summary."""
     summary = summarise(config, problem, result)
     title = f"{config.mode}: {problem.content_name} + {problem.style_name} ({problem.net.name})"
     save_image(result.image, out / "result.png")
+    save_image(pixels(problem, problem.content), out / "content.png")
+    save_image(pixels(problem, problem.style), out / "style.png")
+    steps = np.array([step for step, _ in result.snapshots])
+    frames = torch.stack([image for _, image in result.snapshots])
+    frames = (frames * 255).round().to(torch.uint8).numpy()
+    runs.save_npz(out / "snapshots.npz", {"steps": steps, "images": frames})
     plots.save(plots.strip(result.snapshots, title=title), out / "steps.png")
     plots.save(plots.loss_curves(result.history, title=title), out / "losses.png")
     panels = [("content", pixels(problem, problem.content))]
