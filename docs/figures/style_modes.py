@@ -40,7 +40,7 @@ def main(runs: Path) -> None:
     axes = figure.subplots(len(ROWS), 8)
     for axis_row, (mode, inputs) in zip(axes, ROWS, strict=True):
         row(axis_row, runs / mode, mode, inputs)
-    figure.savefig(OUTPUT, dpi=80)
+    figure.savefig(OUTPUT, dpi=64)
     print(f"wrote {OUTPUT}")
 
 

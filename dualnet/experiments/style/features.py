@@ -9,7 +9,7 @@ r"""The fixed feature extractor of style transfer: SqueezeNet 1.1's ``features``
 ``random``
     torchvision's SqueezeNet 1.1 with seeded random weights (its default initialisation) and
     ImageNet's mean and standard deviation: no training, no download. Random convolutional
-    features already capture much of a texture (Ulyanov et al. 2017).
+    features already capture much of a texture (Ustyuzhaninov et al. 2017).
 
 **The image lives in normalised space.** Like the course, the optimiser moves
 :math:`z = (x - \mu) / \sigma` (per channel), the network's own input, so the course's learning
