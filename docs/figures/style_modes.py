@@ -25,7 +25,8 @@ def row(axes, run: Path, mode: str, inputs: tuple[str, ...]) -> None:
     with np.load(run / "snapshots.npz") as snapshots:
         steps, images = snapshots["steps"], snapshots["images"]
     panels = [(name, np.asarray(Image.open(run / f"{name}.png"))) for name in inputs]
-    panels += [(f"step {s}", image.transpose(1, 2, 0)) for s, image in zip(steps, images)]
+    frames = zip(steps, images, strict=True)
+    panels += [(f"step {step}", image.transpose(1, 2, 0)) for step, image in frames]
     for axis in axes:
         axis.axis("off")
     for axis, (title, image) in zip(axes[2 - len(inputs) :], panels, strict=False):

@@ -49,7 +49,8 @@ with torch.no_grad():
     feats = net(z, 7)
 for index, activation in enumerate(feats):
     role = "content" if index == 3 else "style" if index in (1, 4, 6, 7) else ""
-    print(f"layer {index}: {str(net.layers[index]).split('(')[0]:<10} {tuple(activation.shape)} {role}")
+    kind = type(net.layers[index]).__name__
+    print(f"layer {index}: {kind:<10} {tuple(activation.shape)} {role}")
 
 # %%
 # Why Gram matrices capture style
