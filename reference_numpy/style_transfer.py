@@ -37,6 +37,7 @@ from reference_numpy.style import (
     tv_loss_backward,
     tv_loss_forward,
 )
+from reference_numpy.validation import check_batch
 
 
 def check_content_layer(func: str, content_layer, layers: int) -> None:
@@ -86,6 +87,9 @@ def style_transfer_loss_forward(
     if not isinstance(feats, (list, tuple)) or not feats:
         got = "an empty list" if isinstance(feats, (list, tuple)) else type(feats).__name__
         raise ValueError(f"{func}: feats must be a non-empty list of feature arrays, got {got}")
+    for index, features in enumerate(feats):
+        check_batch(func, f"feats[{index}]", features)
+    check_batch(func, "img", img)
     check_content_layer(func, content_layer, len(feats))
     content, content_cache = content_loss_forward(
         content_weight, feats[content_layer], content_target

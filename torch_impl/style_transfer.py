@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from torch_impl.style import content_loss, style_loss, tv_loss
+from torch_impl.validation import check_batch
 
 
 def extract_features(x: torch.Tensor, layers: nn.Sequential, last: int) -> list[torch.Tensor]:
@@ -86,6 +87,9 @@ def style_transfer_loss(
             f"{func}: content_layer is {content_layer}, expected an index in [0, {len(feats)}) "
             f"for the {len(feats)} tensors of feats"
         )
+    for index, features in enumerate(feats):
+        check_batch(func, f"feats[{index}]", features)
+    check_batch(func, "img", img)
     content = content_loss(content_weight, feats[content_layer], content_target)
     style = style_loss(feats, style_layers, style_targets, style_weights)
     return content, style, tv_loss(img, tv_weight)
