@@ -80,7 +80,9 @@ def prepare(config: StyleConfig, net: features.FeatureNet) -> Problem:
 
 
 def learning_rate(step: int, config: StyleConfig) -> float:
-    """The course's schedule: ``lr`` before the decay step, ``decayed_lr`` from it on."""
+    """The course's schedule: ``lr`` before the decay step, ``decayed_lr`` from it on. (The
+    course builds a new Adam at that step, which also forgets its moment estimates; here only
+    the rate changes.)"""
     return config.lr if step < config.decay_step else config.decayed_lr
 
 
