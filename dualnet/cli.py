@@ -11,7 +11,8 @@
 ``dualnet <application> <action> [options] --out DIR``
     One line per application below adds its commands (``dualnet classify train|eval|models``);
     each application package (:mod:`dualnet.experiments`) defines them in its ``cli`` module
-    (``dualnet visualize ...``, ``dualnet caption ...``, ``dualnet gan ...``).
+    (``dualnet visualize ...``, ``dualnet caption ...``, ``dualnet gan ...``,
+    ``dualnet style ...``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dualnet.experiments.caption import cli as caption
 from dualnet.experiments.classify import cli as classify
 from dualnet.experiments.gan import cli as gan
 from dualnet.experiments.options import Range
+from dualnet.experiments.style import cli as style
 from dualnet.experiments.visualize import cli as visualize
 
 
@@ -100,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     visualize.add_commands(commands)
     gan.add_commands(commands)
     caption.add_commands(commands)
+    style.add_commands(commands)
     return parser
 
 

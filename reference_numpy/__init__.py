@@ -7,7 +7,8 @@ Its public names follow the classic course assignments, for example
 Modules: ``layers`` (affine, ReLU, dropout, batch and layer normalization), ``losses``,
 ``conv`` (convolution, pooling, spatial batch normalization), ``layer_utils`` (the classic
 sandwich layers such as ``affine_relu_forward``), ``optim`` (update rules),
-``rnn``, ``lstm``, ``attention``, ``style``, ``gan``, ``gradcheck``, and the packages
+``rnn``, ``lstm``, ``attention``, ``style``, ``style_transfer`` (the whole objective of
+style transfer), ``gan``, ``gradcheck``, and the packages
 ``models`` (whole networks) and ``solver`` (training).
 """
 
@@ -23,6 +24,7 @@ from reference_numpy import (
     optim,
     rnn,
     style,
+    style_transfer,
 )
 
 __all__ = [
@@ -37,4 +39,5 @@ __all__ = [
     "optim",
     "rnn",
     "style",
+    "style_transfer",
 ]

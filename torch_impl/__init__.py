@@ -6,6 +6,28 @@ component modules it holds ``levels`` (PyTorch at three levels of abstraction) a
 (whole networks as ``nn.Module`` objects).
 """
 
-from torch_impl import attention, conv, gan, layer_utils, layers, losses, lstm, rnn, style
+from torch_impl import (
+    attention,
+    conv,
+    gan,
+    layer_utils,
+    layers,
+    losses,
+    lstm,
+    rnn,
+    style,
+    style_transfer,
+)
 
-__all__ = ["attention", "conv", "gan", "layer_utils", "layers", "losses", "lstm", "rnn", "style"]
+__all__ = [
+    "attention",
+    "conv",
+    "gan",
+    "layer_utils",
+    "layers",
+    "losses",
+    "lstm",
+    "rnn",
+    "style",
+    "style_transfer",
+]

@@ -1,4 +1,5 @@
-"""Registry entries for the style-transfer losses (``style.py`` in both backends).
+"""Registry entries for the style-transfer losses (``style.py`` in both backends) and their
+sum, the whole objective (``style_transfer.py``).
 
 The content and style losses do not fit the classic layer form: the content weight comes
 first, and the style loss takes lists of arrays. Their three adapter calls are written here by
@@ -11,7 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 import reference_numpy.style as R
+import reference_numpy.style_transfer as RST
 import torch_impl.style as T
+import torch_impl.style_transfer as TST
 from dualnet.registry.component import Case, Component, dotted_name, layer
 
 TOPIC = "style"
@@ -153,6 +156,49 @@ def style_forward_torch(tensors, case: Case):
     return (T.style_loss(feats, style_layers, targets, style_weights),)
 
 
+# --------------------------------------------------------------------------------------------
+# The whole objective: style_transfer_loss(feats, img, content_layer, content_target, ...)
+# --------------------------------------------------------------------------------------------
+
+# The content layer is also a style layer, so its gradient is a sum of two; feats_1 enters no
+# loss and gets a zero gradient.
+CONTENT_LAYER = 2
+
+
+def objective_case(rng: np.random.Generator, dtype) -> Case:
+    """The style case's features and targets, the TV case's image, and a content target at
+    least 0.2 away from the content layer's features."""
+    style = style_case(rng, dtype)
+    img = tv_case(rng, dtype).inputs["img"]
+    current = style.inputs[f"feats_{CONTENT_LAYER}"].astype(np.float64)
+    target = current + away_from_zero(rng, current.shape, 0.2, 2.0)
+    weights = [float(w) for w in rng.uniform(0.5, 2.0, size=2)]
+    inputs = {**style.inputs, "img": img, "content_target": target.astype(dtype)}
+    return Case(inputs, wrt=(*style.wrt, "img"), config=(*style.config, *weights))
+
+
+def objective_arguments(values: dict, case: Case) -> tuple:
+    """The positional arguments of both backends' functions, from named arrays or tensors."""
+    style_layers, style_weights, content_weight, tv_weight = case.config
+    feats, targets = style_lists(values, Case(values, (), (style_layers, style_weights)))
+    return (feats, values["img"], CONTENT_LAYER, values["content_target"], content_weight,
+            list(style_layers), targets, style_weights, tv_weight)  # fmt: skip
+
+
+def objective_forward_numpy(case: Case):
+    losses, cache = RST.style_transfer_loss_forward(*objective_arguments(case.inputs, case))
+    return tuple(np.asarray(loss) for loss in losses), cache
+
+
+def objective_backward_numpy(douts, cache, case: Case):
+    dfeats, dimg = RST.style_transfer_loss_backward(douts, cache)
+    return {**{f"feats_{i}": d for i, d in enumerate(dfeats)}, "img": dimg}
+
+
+def objective_forward_torch(tensors, case: Case):
+    return TST.style_transfer_loss(*objective_arguments(tensors, case))
+
+
 ENTRIES = [
     Component(
         name="content_loss",
@@ -210,5 +256,20 @@ ENTRIES = [
         forward=R.tv_loss_forward,
         backward=R.tv_loss_backward,
         torch_function=T.tv_loss,
+    ),
+    Component(
+        name="style_transfer_loss",
+        topic=TOPIC,
+        summary="the three losses of style transfer; gradients for every feature map and the image",
+        page="derivations/style_losses",
+        make_case=objective_case,
+        forward_numpy=objective_forward_numpy,
+        backward_numpy=objective_backward_numpy,
+        forward_torch=objective_forward_torch,
+        implementations=(
+            dotted_name(RST.style_transfer_loss_forward),
+            dotted_name(RST.style_transfer_loss_backward),
+            dotted_name(TST.style_transfer_loss),
+        ),
     ),
 ]
