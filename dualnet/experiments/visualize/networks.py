@@ -35,7 +35,7 @@ from torch_impl import visualization as torch_visualization
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-STAND_IN_RUN = "networks/squeezenet1_1-embedded-64px"
+STAND_IN_RUN = "networks/squeezenet1_1-embedded-64px-v2"
 """The stand-in's run directory under the data cache."""
 
 
