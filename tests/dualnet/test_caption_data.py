@@ -238,3 +238,117 @@ def test_imagenet_weights_offline_name_the_file_and_the_flag(tmp_path, monkeypat
         features.load_encoder("imagenet")
     assert "mobilenet_v2-b0353104.pth" in str(error.value)
     assert "--weights FILE" in str(error.value)
+
+
+# --------------------------------------------------------------------------------------------
+# The grid of the scenes and the grid of the encoder
+# --------------------------------------------------------------------------------------------
+
+
+def one_object_scene(cell: int, shape: int = 0, colour: int = 4, size: int = 1) -> np.ndarray:
+    objects = np.full((1, 3, 4), -1, np.int64)
+    objects[0, 0] = (shape, colour, size, cell)
+    return scenes.draw_objects(objects, np.random.default_rng(cell))[0]
+
+
+def test_a_scene_cell_is_the_attention_grid_cell_of_the_same_index():
+    # the scenes number their cells row by row; the attention flattens (H, 4, 4) row by row
+    cells = torch.zeros(16, 1, 4, 4)
+    cells.view(16, 16)[torch.arange(16), torch.arange(16)] = 10.0
+    from torch_impl.attention import dot_product_attention
+
+    _, weights = dot_product_attention(torch.ones(16, 1), cells)
+    assert weights.reshape(16, 16).argmax(dim=1).tolist() == list(range(16))
+    for cell in (0, 3, 6, 12, 15):
+        image = one_object_scene(cell).astype(float).sum(axis=0)
+        rows, cols = np.nonzero(image > image.mean() + 2 * image.std())
+        centre = rows.mean() // scenes.CELL, cols.mean() // scenes.CELL
+        assert centre == divmod(cell, 4)
+
+
+def test_mobilenet_gives_one_feature_cell_per_32_pixels():
+    network = features.mobilenet_features().features.eval()
+    with torch.no_grad():
+        sizes = {s: tuple(network(torch.zeros(1, 3, s, s)).shape[2:]) for s in (32, 112, 128)}
+    # a 32-pixel training picture of the stand-in is one cell; 112 and 128 pixels give 4x4
+    assert sizes == {32: (1, 1), 112: (4, 4), 128: (4, 4)}
+    assert features.STANDIN_INPUT_SIZE == features.FEATURE_STRIDE * scenes.GRID == 128
+
+
+def test_the_standin_reads_every_scene_cell_as_one_of_its_training_pictures():
+    # The bug this pins: the stand-in learned from 32-pixel pictures, so each of its feature
+    # cells covers 32 input pixels. Read at 112 px, feature cell 3 looked at pixels 96-127 and
+    # scene cell 3 spans 84-111: the objects of the last row and column fell into the cells
+    # before them and attention pointing stayed at chance. Scaled to 128 px, the 32 pixels of
+    # feature cell j are exactly scene cell j, scaled as the training pictures are.
+    image = one_object_scene(cell=15)
+    scene = features.scaled(torch.from_numpy(image[None]).float(), features.STANDIN_INPUT_SIZE)
+    for cell in (0, 5, 15):
+        row, col = divmod(cell, 4)
+        window = scene[0, :, 32 * row : 32 * row + 32, 32 * col : 32 * col + 32]
+        crop = torch.from_numpy(scenes.cell_pixels(image, cell)[None]).float()
+        picture = features.scaled(crop, features.STANDIN_IMAGE_SIZE)[0]
+        # identical but for the outermost pixels, which the whole image blends with its
+        # neighbours and the lone cell cannot
+        torch.testing.assert_close(window[:, 1:-1, 1:-1], picture[:, 1:-1, 1:-1])
+
+
+def test_the_standin_pictures_are_labelled_scene_cells():
+    cells, labels = scenes.object_cells(40, seed=0, split_index=0)
+    again, _ = scenes.object_cells(40, seed=0, split_index=0)
+    np.testing.assert_array_equal(cells, again)
+    assert cells.shape[1:] == (3, 28, 28) and cells.dtype == np.uint8
+    assert len(scenes.OBJECT_CLASSES) == 73 and scenes.OBJECT_CLASSES[0] == "empty"
+    assert (labels == 0).sum() > 0 and (labels > 0).sum() > 40
+    name = scenes.OBJECT_CLASSES[scenes.object_label(shape=5, colour=2, size=1)]
+    assert name == "large blue star"
+    # an object's picture is brighter than the background where the object is painted;
+    # an empty cell is the background and noise only
+    spread = cells.std(axis=(1, 2, 3))
+    assert spread[labels == 0].max() < spread[labels > 0].min()
+    # another stream than the captioning scenes of the same seed
+    scene = scenes.generate_split(1, seed=0, split_index=0)
+    first = scene["objects"][0][scene["objects"][0][:, 0] >= 0][0]
+    assert not np.array_equal(scenes.cell_pixels(scene["images"][0], first[3]), cells[0])
+    splits = features.standin_splits(0, sizes=(30, 5, 5))
+    assert splits.train[0].shape[1:] == (3, 32, 32) and splits.classes == scenes.OBJECT_CLASSES
+
+
+def test_the_standin_encoder_reads_scenes_at_128_pixels(tmp_path):
+    # a finished stand-in run as the classification loop leaves it (weights untrained here)
+    from dualnet.experiments import classify, runs
+
+    run_dir = features.standin_dir(tmp_path)
+    network = features.mobilenet_features(len(scenes.OBJECT_CLASSES))
+    runs.save_checkpoint(
+        {
+            "format": classify.CHECKPOINT_FORMAT,
+            "model": network.state_dict(),
+            "classes": list(scenes.OBJECT_CLASSES),
+            "mean": [0.3, 0.3, 0.3],
+            "std": [0.2, 0.2, 0.2],
+        },
+        run_dir / "last.pt",
+    )
+    (run_dir / "summary.json").write_text("{}")
+    encoder = features.load_encoder("standin", data_root=tmp_path)
+    assert encoder.input_size == 128 and not encoder.recalibrate
+    maps = features.extract(encoder, tiny_embedded().splits["val"].images[:2], progress=False)
+    assert maps.shape == (2, 1280, 4, 4)
+    assert features.random_encoder().input_size == 112
+
+
+def test_the_rnn_and_lstm_read_pooled_vectors_standardised_on_the_training_images():
+    data_ = tiny_embedded()
+    inputs = features.model_inputs(data_, "lstm", features.random_encoder(), tiny_root(), False)
+    raw = {k: features.pooled(v) for k, v in tiny_maps().items()}
+    train = inputs["train"]
+    assert train.dtype == np.float32 and train.shape == (60, 1280)
+    varying = raw["train"].std(axis=0) > 1e-6
+    np.testing.assert_allclose(train.mean(axis=0), 0, atol=1e-4)
+    np.testing.assert_allclose(train.std(axis=0)[varying], 1, atol=1e-3)
+    mean, std = raw["train"].mean(axis=0), raw["train"].std(axis=0)
+    expected = (raw["val"][:, varying] - mean[varying]) / std[varying]
+    np.testing.assert_allclose(inputs["val"][:, varying], expected, rtol=1e-4, atol=1e-4)
+    maps = features.model_inputs(data_, "attention", features.random_encoder(), tiny_root(), False)
+    np.testing.assert_array_equal(maps["val"], tiny_maps()["val"])  # attention: the raw map

@@ -209,3 +209,35 @@ def test_features_narrower_than_the_checkpoint_are_refused_with_file_and_key(tmp
     message = str(error.value)
     assert "best.pt: model/W_proj takes 1280-d features" in message and "are 512-d" in message
     assert str(tiny_root()) in message  # names the data file
+
+
+def test_the_weights_of_a_word_are_those_of_the_step_that_produced_it(monkeypatch):
+    # feed the greedy caption back with teacher forcing through the training path
+    # (attention_lstm) and record its attention: step t must have the weights greedy reports
+    # for word t, and its scores must pick word t
+    import torch_impl.attention as attention
+
+    model = TorchCaptioning(WORD_TO_IDX, input_dim=1280, hidden_dim=32, wordvec_dim=16,
+                            cell_type="attention", seed=2)  # fmt: skip
+    features = torch.from_numpy(tiny_prepared("attention").inputs["val"][:3].astype(np.float32))
+    captions, weights = decode.greedy(model, features, 8)
+    recorded = []
+    real = attention.dot_product_attention
+
+    def recording(prev_h, A):
+        attn, step_weights = real(prev_h, A)
+        recorded.append(step_weights)
+        return attn, step_weights
+
+    monkeypatch.setattr(attention, "dot_product_attention", recording)
+    start = torch.full((3, 1), WORD_TO_IDX["<START>"])
+    with torch.no_grad():
+        x = torch.nn.functional.embedding(torch.cat([start, captions[:, :-1]], 1), model.W_embed)
+        h = attention.attention_lstm(
+            x, model._project_grid(features), model.Wx, model.Wh, model.Wattn, model.b
+        )
+    forced = torch.stack(recorded, dim=1)
+    length = int((captions[0] != 0).sum())  # up to and with the first caption's <END>
+    torch.testing.assert_close(forced[0, :length], weights[0, :length])
+    words = (h @ model.W_vocab + model.b_vocab).argmax(dim=2)
+    assert words[0, :length].tolist() == captions[0, :length].tolist()

@@ -166,8 +166,15 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if result.finished:
         return 0
     command = f"dualnet caption train --resume {shlex.quote(str(result.out_dir))}"
+    if result.interrupted:
+        print(
+            f"interrupted after step {result.steps}; the run is saved in "
+            f"{result.out_dir / 'last.pt'}\ncontinue it with: {command}",
+            file=sys.stderr,
+        )
+        return 130
     print(f"stopped after step {result.steps}; continue it with: {command}", file=sys.stderr)
-    return 130 if result.interrupted else 0
+    return 0
 
 
 def add_sample(actions) -> None:

@@ -19,6 +19,11 @@ grammar, listing the objects in reading order (row by row, left to right)::
 A caption has at most 14 words, so with ``<START>`` and ``<END>`` it fits the 17 columns of
 ``coco.pt``. An image-blind model can learn the templates but not which colours and shapes
 fill them, so it scores poorly on BLEU-4.
+
+:func:`object_cells` cuts the cells of such scenes out, one object (or none) each, labelled
+``small red disk`` ... or ``empty`` (:data:`OBJECT_CLASSES`): single labelled pictures, no
+captions, on which the offline stand-in of the encoder is pre-trained
+(:mod:`~dualnet.experiments.caption.features`).
 """
 
 from __future__ import annotations
@@ -162,6 +167,60 @@ def random_objects(n: int, rng: np.random.Generator) -> np.ndarray:
     objects[~keep] = -1
     order = np.argsort(np.where(keep, objects[:, :, 3], 99), axis=1, kind="stable")
     return np.take_along_axis(objects, order[:, :, None], axis=1)
+
+
+OBJECT_CLASSES = ("empty",) + tuple(
+    f"{size} {colour} {shape}" for size in SIZE_WORDS for colour in COLOURS for shape in SHAPES
+)
+"""The labels of :func:`object_cells`: ``empty``, then size x colour x shape (73 classes)."""
+EMPTY_CELLS = 0.2
+"""The chance that a scene also gives :func:`object_cells` one of its empty cells."""
+
+
+def object_label(shape: int, colour: int, size: int) -> int:
+    """The index in :data:`OBJECT_CLASSES` of an object."""
+    return 1 + (size * len(COLOURS) + colour) * len(SHAPES) + shape
+
+
+def object_cells(n_scenes: int, seed: int, split_index: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cells of ``n_scenes`` scenes drawn as the captioning scenes are, each holding one object
+    or (from a fifth of the scenes) none: the labelled pictures the encoder's stand-in is
+    pre-trained on, without any caption.
+
+    Their random stream is not that of :func:`generate_split`: no scene of the captioning set
+    is among them.
+
+    Returns:
+        ``(cells (M, 3, 28, 28) uint8, labels (M,) int64)`` with labels indexing
+        :data:`OBJECT_CLASSES`, in scene order, each scene's objects in reading order.
+    """
+    key = (split_index, VERSION, 1)  # a stream of its own, see generate_split
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+    objects = random_objects(n_scenes, rng)
+    cells, labels = [], []
+    for start in range(0, n_scenes, 500):
+        chunk = objects[start : start + 500]
+        images = draw_objects(chunk, rng)
+        spare = rng.random(len(chunk)) < EMPTY_CELLS
+        empty = rng.integers(0, GRID * GRID - MAX_OBJECTS, len(chunk))
+        for image, scene, add_empty, pick in zip(images, chunk, spare, empty, strict=True):
+            present = scene[scene[:, 0] >= 0]
+            for shape, colour, size, cell in present:
+                cells.append(cell_pixels(image, cell))
+                labels.append(object_label(shape, colour, size))
+            if add_empty:
+                free = np.setdiff1d(np.arange(GRID * GRID), present[:, 3])
+                cells.append(cell_pixels(image, free[pick % len(free)]))
+                labels.append(0)
+    if not cells:
+        return np.zeros((0, 3, CELL, CELL), np.uint8), np.zeros(0, np.int64)
+    return np.stack(cells), np.array(labels, np.int64)
+
+
+def cell_pixels(image: np.ndarray, cell: int) -> np.ndarray:
+    """The ``(3, 28, 28)`` pixels of ``cell`` (row-major: ``row * 4 + col``) of ``image``."""
+    row, col = divmod(int(cell), GRID)
+    return image[:, row * CELL : (row + 1) * CELL, col * CELL : (col + 1) * CELL]
 
 
 def encode(words: list[str], word_to_idx: dict[str, int]) -> np.ndarray:
