@@ -92,3 +92,12 @@ def test_the_quick_cpu_run_takes_every_item(tmp_path, tmp_path_factory, session_
     assert 0 <= items["caption-attention"]["headline"]["bleu4"] <= 1
     assert items["gan-dc-ls"]["headline"]["fcd"] > 0
     assert "total (without prepare)" in done.stdout and "gpu-cpu-quick.json" in done.stdout
+
+
+def test_an_item_over_its_time_limit_is_stopped_and_recorded(tmp_path, monkeypatch):
+    suite = load_suite()
+    monkeypatch.setattr(suite, "time_limit", lambda item, quick: 0.5)
+    ctx = suite.Context("cpu", True, tmp_path)
+    result = suite.run_item(suite.ITEMS["cuda-tests"], ctx, cache=None)
+    assert result["status"] == "timed out" and result["seconds"] < 30
+    assert result["note"] == "stopped after 0.5 s" and result["log_tail"] is not None
