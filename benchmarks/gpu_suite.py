@@ -7,8 +7,8 @@ measured, in under 8 minutes on one modern GPU.
     python benchmarks/gpu_suite.py --only throughput      # one item again
 
 It writes ``benchmarks/results/gpu-<device name>.json`` (``-quick`` added for a ``--quick``
-run) and prints a table: each item's status, time against its budget, peak GPU memory and
-headline figures. The items, in order, with their budgets on an H200-class GPU:
+run; ``--only`` replaces those items in it, ``--prepare-only`` writes none) and prints a table:
+each item's status, time against its budget, peak GPU memory and headline figures. The items, in order, with their budgets on an H200-class GPU:
 
 =================  ======  ===================================================================
 item               budget  what it runs
@@ -488,11 +488,13 @@ def run_child(name: str, ctx: Context, report: Path) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def time_limit(item: Item, quick: bool) -> float:
+def time_limit(item: Item, quick: bool, device: str = "cuda") -> float:
     """Seconds after which an item's process is stopped."""
     if item.budget == 0:  # prepare: the stand-ins train on the CPU, minutes to an hour
         return 3 * 3600
-    return 600 if quick else 2 * item.budget + 60
+    if quick:
+        return 600
+    return 2 * item.budget + 60 if device == "cuda" else 20 * item.budget + 600
 
 
 def finished(child: subprocess.Popen, seconds: float) -> bool:
@@ -531,7 +533,7 @@ def run_item(item: Item, ctx: Context, cache: str | None) -> dict:
             start_new_session=True,
         )  # fmt: skip
         try:
-            timed_out = not finished(child, time_limit(item, ctx.quick))
+            timed_out = not finished(child, time_limit(item, ctx.quick, ctx.device))
         except KeyboardInterrupt:  # the child runs in its own session: pass Ctrl-C on
             stop(child)
             raise
@@ -539,7 +541,7 @@ def run_item(item: Item, ctx: Context, cache: str | None) -> dict:
             stop(child)
     seconds = time.perf_counter() - start
     if timed_out:
-        limit = time_limit(item, ctx.quick)
+        limit = time_limit(item, ctx.quick, ctx.device)
         result = {"status": "timed out", "note": f"stopped after {limit:g} s"}
     elif report.is_file():
         result = json.loads(report.read_text())
@@ -559,6 +561,8 @@ def run_item(item: Item, ctx: Context, cache: str | None) -> dict:
 
 
 def formatted(value) -> str:
+    if value is None:
+        return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
@@ -599,6 +603,16 @@ def table(results: list[dict]) -> str:
     return format_table(header, rows)
 
 
+def merged(path: Path, items: list[dict]) -> list[dict]:
+    """The items of the results file ``path`` (if any), with ``items`` in place of the ones
+    of the same name, in the suite's order."""
+    by_name = {}
+    if path.is_file():
+        by_name = {item["item"]: item for item in json.loads(path.read_text())["items"]}
+    by_name.update({item["item"]: item for item in items})
+    return [by_name[name] for name in ITEMS if name in by_name]
+
+
 def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-") or "unknown"
 
@@ -623,6 +637,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    if args.prepare_only and not torch.cuda.is_available():
+        args.device = "cpu"  # CPU work: any machine can prepare the cache
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error(
             "--device cuda: torch.cuda.is_available() is False on this machine. The suite is "
@@ -657,23 +673,27 @@ def main(argv: list[str] | None = None) -> int:
 
     environment = next((r["environment"] for r in results if "environment" in r), {})
     device_name = environment.get("device_name", args.device)
-    payload = {
-        "suite": "dualnet GPU suite (benchmarks/gpu_suite.py)",
-        "mode": mode,
-        "device": args.device,
-        "started": started,
-        "environment": environment,
-        "budget_seconds": budget,
-        "seconds": sum(r["seconds"] for r in results if r["budget_seconds"]),
-        "items": [{k: v for k, v in r.items() if k != "environment"} for r in results],
-    }
-    args.results.mkdir(parents=True, exist_ok=True)
-    path = args.results / f"gpu-{slug(device_name)}{'-quick' if args.quick else ''}.json"
-    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     print()
     print(f"{device_name} ({args.device}, {mode}), torch {environment.get('torch')}")
     print(table(results))
-    print(f"wrote {path}")
+    if not args.prepare_only:
+        args.results.mkdir(parents=True, exist_ok=True)
+        path = args.results / f"gpu-{slug(device_name)}{'-quick' if args.quick else ''}.json"
+        items = [{k: v for k, v in r.items() if k != "environment"} for r in results]
+        if args.only:  # one item again: it replaces its row in the record of the whole run
+            items = merged(path, items)
+        payload = {
+            "suite": "dualnet GPU suite (benchmarks/gpu_suite.py)",
+            "mode": mode,
+            "device": args.device,
+            "started": started,
+            "environment": environment,
+            "budget_seconds": sum(item["budget_seconds"] for item in items),
+            "seconds": sum(item["seconds"] for item in items if item["budget_seconds"]),
+            "items": items,
+        }
+        path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+        print(f"wrote {path}")
     bad = [r["item"] for r in results if r["status"] in ("failed", "timed out")]
     if bad:
         print(f"failed: {', '.join(bad)} (see the logs in {work})")

@@ -96,7 +96,7 @@ def test_the_quick_cpu_run_takes_every_item(tmp_path, tmp_path_factory, session_
 
 def test_an_item_over_its_time_limit_is_stopped_and_recorded(tmp_path, monkeypatch):
     suite = load_suite()
-    monkeypatch.setattr(suite, "time_limit", lambda item, quick: 0.5)
+    monkeypatch.setattr(suite, "time_limit", lambda item, quick, device: 0.5)
     ctx = suite.Context("cpu", True, tmp_path)
     result = suite.run_item(suite.ITEMS["cuda-tests"], ctx, cache=None)
     assert result["status"] == "timed out" and result["seconds"] < 30
