@@ -8,7 +8,8 @@ measured, in under 8 minutes on one modern GPU.
 
 It writes ``benchmarks/results/gpu-<device name>.json`` (``-quick`` added for a ``--quick``
 run; ``--only`` replaces those items in it, ``--prepare-only`` writes none) and prints a table:
-each item's status, time against its budget, peak GPU memory and headline figures. The items, in order, with their budgets on an H200-class GPU:
+each item's status, time against its budget, peak GPU memory and headline figures. The
+items, in order, with their budgets on an H200-class GPU:
 
 =================  ======  ===================================================================
 item               budget  what it runs
