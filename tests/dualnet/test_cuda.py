@@ -129,7 +129,7 @@ def test_a_compiled_model_computes_what_the_eager_one_does():
     x = torch.randn(64, 3, 32, 32, device=CUDA).contiguous(memory_format=torch.channels_last)
     with runtime.autocast(CUDA):
         eager_out, compiled_out = model(x), compiled(x)
-    assert relative_error(compiled_out, eager_out) < 2e-2
+    assert relative_error(compiled_out, eager_out) < 3e-2
     eager_grad = torch.autograd.grad(eager_out.float().square().mean(), model.parameters())
     compiled_grad = torch.autograd.grad(compiled_out.float().square().mean(), model.parameters())
     for ours, theirs in zip(compiled_grad, eager_grad, strict=True):
@@ -140,16 +140,17 @@ def test_a_compiled_model_computes_what_the_eager_one_does():
 # Each application with --device cuda, through its command line
 # --------------------------------------------------------------------------------------------
 
-CLASSIFY = ["classify", "train", "--train-subset", "1024", "--batch-size", "128", *QUIET]
+CLASSIFY = ["classify", "train", *QUIET]
 
 
 def test_classify_on_cuda_resumes_on_the_cpu_and_evaluates_alike_on_both():
     args = [*CLASSIFY, "--model", "resnet-preact20", "--epochs", "2", "--device", "cuda"]
-    assert cli.main([*args, "--stop-after-steps", "8", "--out", "run"]) == 0  # one epoch
+    args += ["--train-subset", "4096", "--batch-size", "128"]  # 32 steps an epoch
+    assert cli.main([*args, "--stop-after-steps", "56", "--out", "run"]) == 0
     checkpoint = runs.load_checkpoint("run/last.pt", classify_config.CHECKPOINT_FORMAT)
     assert all(not tensor.is_cuda for tensor in checkpoint["model"].values())
     assert cli.main(["classify", "train", "--resume", "run", "--device", "cpu"]) == 0
-    assert summary_of("run")["finished"] and summary_of("run")["steps"] == 16
+    assert summary_of("run")["finished"] and summary_of("run")["steps"] == 64
     accuracy = {}
     for device in ("cuda", "cpu"):
         assert cli.main(["classify", "eval", "run", "--device", device, "--out", device]) == 0
@@ -161,6 +162,7 @@ def test_classify_compiled_on_cuda_and_its_checkpoint_loads_without_compile():
     from dualnet.experiments.classify.models import build_model
 
     args = [*CLASSIFY, "--model", "convnet3", "--epochs", "1", "--device", "cuda", "--compile"]
+    args += ["--train-subset", "1024", "--batch-size", "128"]  # 8 steps
     assert cli.main([*args, "--stop-after-steps", "3", "--out", "run"]) == 0
     checkpoint = runs.load_checkpoint("run/last.pt", classify_config.CHECKPOINT_FORMAT)
     assert not any(key.startswith("_orig_mod") for key in checkpoint["model"])
