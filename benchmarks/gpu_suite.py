@@ -98,8 +98,7 @@ class ItemFailed(Exception):
 
 
 def out_dir_of(argv: list[str]) -> Path:
-    """The folder given with ``--out``, or for ``caption``/``gan``/``classify eval`` without
-    one, the command's default (never used by the suite: every command names its ``--out``)."""
+    """The folder given with ``--out`` (every command of the suite names one)."""
     return Path(argv[argv.index("--out") + 1])
 
 
@@ -118,16 +117,19 @@ def dualnet(argv: list[str]) -> dict:
     return json.loads((out_dir_of(argv) / "summary.json").read_text())
 
 
-def style_transfer_parser():
+def subcommands(parser: argparse.ArgumentParser | None) -> dict:
+    """The subcommands of ``parser`` by name (none for ``None``)."""
+    for action in parser._actions if parser else []:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices
+    return {}
+
+
+def style_transfer_parser() -> argparse.ArgumentParser | None:
     """The parser of ``dualnet style transfer``, or ``None`` in a checkout without it."""
     from dualnet import cli
 
-    parser = cli.build_parser()
-    commands = next(a for a in parser._actions if a.dest == "command").choices
-    if "style" not in commands:
-        return None
-    actions = next(a for a in commands["style"]._actions if a.dest == "action").choices
-    return actions.get("transfer")
+    return subcommands(subcommands(cli.build_parser()).get("style")).get("transfer")
 
 
 def stand_in_built() -> bool:

@@ -230,14 +230,17 @@ def test_gan_dc_least_squares_on_cuda_follows_the_cpu():
     assert cli.main(["gan", "sample", "cuda", "--device", "cuda", "--n", "8", "--out", "s"]) == 0
 
 
+def subcommands(parser: argparse.ArgumentParser | None) -> dict:
+    """The subcommands of ``parser`` by name (none for ``None``)."""
+    for action in parser._actions if parser else []:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices
+    return {}
+
+
 def style_command() -> argparse.ArgumentParser | None:
     """The parser of ``dualnet style transfer``, or ``None`` in a checkout without it."""
-    parser = cli.build_parser()
-    commands = next(a for a in parser._actions if a.dest == "command").choices
-    if "style" not in commands:
-        return None
-    actions = next(a for a in commands["style"]._actions if a.dest == "action").choices
-    return actions.get("transfer")
+    return subcommands(subcommands(cli.build_parser()).get("style")).get("transfer")
 
 
 def test_style_transfer_on_cuda_reduces_the_style_loss(monkeypatch):

@@ -101,3 +101,31 @@ def test_an_item_over_its_time_limit_is_stopped_and_recorded(tmp_path, monkeypat
     result = suite.run_item(suite.ITEMS["cuda-tests"], ctx, cache=None)
     assert result["status"] == "timed out" and result["seconds"] < 30
     assert result["note"] == "stopped after 0.5 s" and result["log_tail"] is not None
+
+
+def test_style_transfer_runs_once_the_command_exists(tmp_path, monkeypatch):
+    """The style application is being written: a stand-in of its command line shows what the
+    suite will run and read once it lands."""
+    import argparse
+
+    suite = load_suite()
+    transfer = argparse.ArgumentParser()
+    for flag in ("--image-size", "--steps", "--device", "--out"):
+        transfer.add_argument(flag)
+    ran = []
+    monkeypatch.setattr(suite, "style_transfer_parser", lambda: transfer)
+    monkeypatch.setattr(suite, "stand_in_built", lambda: True)
+    monkeypatch.setattr(suite, "dualnet", lambda argv: ran.append(argv) or {"seconds": 2.0,
+                        "style_loss_reduction": 0.97})  # fmt: skip
+    assert suite.ITEMS["style-transfer"].missing() is None
+    result = suite.run_style(suite.Context("cpu", True, tmp_path))
+    assert result["headline"] == {"style_loss_reduction": 0.97, "seconds": 2.0}
+    assert ran[0][:2] == ["style", "transfer"] and ran[0][-2:] == [
+        "--out",
+        str(tmp_path / "style-transfer"),
+    ]
+    assert "--steps" in ran[0] and transfer.parse_args(ran[0][2:]).image_size == "64"
+    full = suite.style_commands(suite.Context("cuda", False, tmp_path))[0]
+    assert transfer.parse_args(full[2:]).image_size == "512" and "--steps" not in full
+    monkeypatch.setattr(suite, "stand_in_built", lambda: False)
+    assert suite.run_style(suite.Context("cpu", True, tmp_path))["status"] == "skipped"
