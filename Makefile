@@ -11,7 +11,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check
 # The local package mirrors print one warning per missing folder; they are noise.
 QUIET_PIP := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: install demo test docs docs-check lint bench clean
+.PHONY: install demo test docs docs-check lint bench gpu clean
 
 install: $(STAMP)
 
@@ -55,9 +55,16 @@ lint: $(STAMP)
 bench: $(STAMP)
 	@for script in benchmarks/*.py; do \
 		[ "$$script" = benchmarks/common.py ] && continue; \
+		[ "$$script" = benchmarks/gpu_suite.py ] && continue; \
 		echo "== $$script"; \
 		$(BIN)/python $$script || exit 1; \
 	done
+
+# The GPU suite (benchmarks/gpu_suite.py): proves the torch backend on a CUDA GPU in under 8
+# minutes once the stand-in networks are cached, writes benchmarks/results/gpu-<device>.json.
+# GPU_SUITE_ARGS="--device cpu --quick" runs its CPU check (what the tests run).
+gpu: $(STAMP)
+	$(BIN)/python benchmarks/gpu_suite.py $(GPU_SUITE_ARGS)
 
 clean:
 	rm -rf $(VENV) docs/_build .pytest_cache .ruff_cache .hypothesis

@@ -24,7 +24,14 @@ def best_times_interleaved(functions: list[Callable[[], object]], repeats: int =
     return best
 
 
-def print_table(header: list[str], rows: list[list[str]]) -> None:
+def format_table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, ["-" * w for w in widths], *rows]:
-        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    lines = [
+        "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, ["-" * w for w in widths], *rows]
+    ]
+    return "\n".join(lines)
+
+
+def print_table(header: list[str], rows: list[list[str]]) -> None:
+    print(format_table(header, rows))

@@ -39,6 +39,21 @@ def build(name: str) -> torch.nn.Module:
 def images_per_second(
     name: str, device: torch.device, batch_size: int, steps: int, warmup: int
 ) -> float:
+    return measure(name, device, batch_size, steps, warmup)["images_per_second"]
+
+
+def measure(
+    name: str,
+    device: torch.device,
+    batch_size: int,
+    steps: int,
+    warmup: int,
+    compiled: bool = False,
+    compile_backend: str = "inductor",
+) -> dict:
+    """Train ``name`` on one synthetic batch: ``images_per_second`` over ``steps`` timed steps
+    after ``warmup`` untimed ones, and ``first_step_seconds`` (with ``compiled``, the step that
+    compiles the model through ``torch.compile(backend=compile_backend)``)."""
     torch.manual_seed(0)
     model = build(name).to(device)
     x = torch.randn(batch_size, 3, 32, 32, device=device)
@@ -47,25 +62,38 @@ def images_per_second(
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+    forward = model
+    if compiled:
+        torch._dynamo.reset()  # each model compiles from scratch, as in its own run
+        forward = torch.compile(model, backend=compile_backend)
 
     def step():
         with autocast(device):
-            scores = model(x)
+            scores = forward(x)
         loss = F.cross_entropy(scores.float(), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
 
-    for _ in range(warmup):
+    def synchronize():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    start = time.perf_counter()
+    step()
+    synchronize()
+    first_step = time.perf_counter() - start
+    for _ in range(max(0, warmup - 1)):
         step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    synchronize()
     start = time.perf_counter()
     for _ in range(steps):
         step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return steps * batch_size / (time.perf_counter() - start)
+    synchronize()
+    return {
+        "images_per_second": steps * batch_size / (time.perf_counter() - start),
+        "first_step_seconds": first_step,
+    }
 
 
 def main() -> None:

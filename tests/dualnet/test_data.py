@@ -338,7 +338,7 @@ def test_augment_refuses_bad_input():
         augment(images, 0)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.cuda
 def test_augment_on_cuda_is_deterministic_and_matches_its_own_draws():
     images = position_coded_images(64, 32, 32).cuda()
     first = augment(images, torch.Generator("cuda").manual_seed(5))
