@@ -9,8 +9,8 @@
 ``embedded`` (the default)
     A stand-in of the same architecture trained by the classification application on the
     embedded shapes drawn at 64x64 (``dualnet classify train --model squeezenet1_1``), built on
-    first use (a few minutes on a laptop CPU, deterministic) and cached as a run directory in
-    ``$DUALNET_CACHE/networks/``.
+    first use (about seven minutes on two cores; deterministic for a given thread count) and
+    cached as a run directory in ``$DUALNET_CACHE/networks/``.
 a run directory or checkpoint
     Any classification run, of either backend: a NumPy run gives a NumPy model whose input
     gradients come from the hand-derived backward passes.
