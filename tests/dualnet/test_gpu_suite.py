@@ -78,7 +78,7 @@ def test_the_quick_cpu_run_takes_every_item(tmp_path, tmp_path_factory, session_
     items = {item["item"]: item for item in results["items"]}
     assert list(items) == list(suite.ITEMS)
     style = items.pop("style-transfer")
-    assert style["status"] in ("ok", "not available", "skipped"), style
+    assert style["status"] in ("ok", "skipped"), style  # skipped: no SqueezeNet stand-in cached
     for name, item in items.items():
         assert item["status"] == "ok", (name, item)
         assert item["seconds"] > 0 and item["peak_memory_mib"] is None  # no GPU in play

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from dualnet.experiments.style import features, images
 from dualnet.experiments.style.config import StyleConfig
-from dualnet.experiments.style.losses import Targets, make_targets, objective
+from dualnet.experiments.style.losses import Targets, blas_threads, make_targets, objective
 
 LOSS_NAMES = ("content", "style", "tv")
 LINE_SEARCH_EVALUATIONS = 20
@@ -214,7 +214,8 @@ def optimise(problem: Problem, config: StyleConfig) -> Result:
     started = time.perf_counter()
     step_function = adam_steps if config.optimizer == "adam" else lbfgs_steps
     try:
-        result.evaluations = step_function(problem, config, z, after_step)
+        with blas_threads(config.loss_backend):
+            result.evaluations = step_function(problem, config, z, after_step)
     finally:
         progress.close()
     result.seconds = time.perf_counter() - started
