@@ -106,6 +106,8 @@ class NumpyObjective(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, targets: Targets, img: torch.Tensor, *feats: torch.Tensor):
+        """NumPy's three losses of the image ``img`` and its activations ``feats``, as a
+        ``(3,)`` tensor; NumPy's cache is kept for :meth:`backward`."""
         losses, cache = style_transfer_loss_forward(
             [to_numpy(f) for f in feats], to_numpy(img), *targets.numpy_arguments()
         )
@@ -114,6 +116,8 @@ class NumpyObjective(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dlosses: torch.Tensor):
+        """NumPy's hand-derived gradients for the image and every activation, given the
+        upstream gradients ``(3,)`` of the losses (``None`` for ``targets``)."""
         dfeats, dimg = style_transfer_loss_backward(tuple(to_numpy(dlosses)), ctx.cache)
         move = lambda array: torch.from_numpy(array).to(ctx.device)  # noqa: E731
         return None, move(dimg), *(move(d) for d in dfeats)
