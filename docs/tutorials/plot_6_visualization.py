@@ -53,7 +53,8 @@ print({k: v if not isinstance(v, float) else round(v, 4) for k, v in summary.ite
 # Attacks
 # -------
 # Accuracy under FGSM (one signed-gradient step) and PGD (ten projected steps) for growing
-# budgets in pixel units; PGD is the stronger attack.
+# budgets in pixel units; PGD is the stronger attack. The red curve is PGD aimed at a chosen
+# wrong class: how large a change the network needs before it names that class.
 
 summary, attack_figure = attacks.run_attack(network, inputs, 8 / 255, generator)
 print({k: round(v, 3) if isinstance(v, float) else v for k, v in summary.items()})

@@ -106,7 +106,9 @@ transfer_curves = plots.loss_curves(result.history, title="transfer")
 
 problem, result = results["invert"]
 content = problem.net.pixels(problem.content)[0]
-print(f"inversion: PSNR {measures.psnr(result.image, content):.1f} dB against the content")
+rgb = measures.psnr(result.image, content)
+luma = measures.psnr(measures.luma(result.image), measures.luma(content))
+print(f"inversion: PSNR {rgb:.1f} dB against the content, {luma:.1f} dB in brightness alone")
 inversion_strip = plots.strip(result.snapshots, title="invert: from noise to layer 3's view")
 
 problem, result = results["texture"]

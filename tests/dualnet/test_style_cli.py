@@ -34,7 +34,7 @@ COMMON_KEYS = {
 }  # fmt: skip
 MODE_KEYS = {
     "transfer": {"gram_distance_result", "gram_distance_content"},
-    "invert": {"psnr"},
+    "invert": {"psnr", "psnr_luma"},
     "texture": {"orientation_difference", "gram_distance_result", "gram_distance_start"},
 }
 

@@ -219,5 +219,14 @@ def test_measures_on_known_images():
     assert measures.orientation_difference(179.0, 2.0) == pytest.approx(3.0)
     gray = torch.full((3, 8, 8), 0.5)
     assert measures.psnr(gray, gray + 0.1) == pytest.approx(20.0)
+    # red against green of the same brightness: far apart in colour, equal in luma
+    red = torch.zeros(3, 8, 8)
+    red[0] = 0.587
+    green = torch.zeros(3, 8, 8)
+    green[1] = 0.299
+    assert measures.luma(red) == pytest.approx(measures.luma(green))
+    assert measures.luma(red)[0, 0, 0].item() == pytest.approx(0.299 * 0.587)
+    assert measures.psnr(red, green) < 10  # 8.4 dB
+    assert measures.psnr(measures.luma(gray), measures.luma(gray + 0.1)) == pytest.approx(20.0)
     independent = measures.independent_features()
     assert measures.gram_distance(independent, stripes, stripes) == 0

@@ -104,6 +104,13 @@ def test_attacks_and_class_visualization_agree(images):
     pgd_numpy = nv.pgd(numpy_model, X, y, 0.03, 0.01, 5, start=start)
     pgd_torch = tv.pgd(torch_model, Xt, yt, 0.03, 0.01, 5, start=torch.tensor(start)).numpy()
     assert np.abs(pgd_numpy - pgd_torch).max() < 1e-10
+    targets = (y + 1) % 5
+    towards_numpy = nv.pgd(numpy_model, X, targets, 0.03, 0.01, 5, True, start)
+    towards_torch = tv.pgd(
+        torch_model, Xt, torch.tensor(targets), 0.03, 0.01, 5, True, torch.tensor(start)
+    )
+    assert np.abs(towards_numpy - towards_torch.numpy()).max() < 1e-10
+    assert np.abs(towards_numpy - pgd_numpy).max() > 1e-3  # towards, not away
     jitters = [(1, -2), (0, 1), (-1, 0), (2, 2)]
     options = {"learning_rate": 2.0, "blur_every": 2}
     drawn_numpy = nv.class_visualization(numpy_model, y, X, jitters, **options)

@@ -11,7 +11,7 @@ from PIL import Image
 
 from dualnet import cli
 from dualnet.data import embedded, load_images
-from dualnet.experiments.visualize import networks
+from dualnet.experiments.visualize import networks, saliency
 
 pytestmark = [pytest.mark.visualization, pytest.mark.cli]
 
@@ -50,6 +50,8 @@ def test_saliency_points_at_the_objects(trained, backend, capsys):
     summary = summary_of("sal")
     assert summary["backend"] == backend and summary["n_images"] == 60
     assert summary["pointing_accuracy"] > summary["pointing_chance"]
+    assert summary["pointing_game_accuracy"] >= summary["pointing_accuracy"]
+    assert summary["pointing_chance"] < summary["pointing_game_chance"] < 1
     assert summary["randomization_rank_correlation"] < 0.5
     if backend == "torch":  # the better trained of the two
         assert summary["pointing_accuracy"] > summary["pointing_chance"] + 0.15
@@ -59,6 +61,15 @@ def test_saliency_points_at_the_objects(trained, backend, capsys):
         assert -1 <= summary[f"{prefix}randomization_rank_correlation"] <= 1
     assert Path("sal/saliency.png").stat().st_size > 0
     assert "pointing_accuracy" in capsys.readouterr().out
+
+
+def test_the_pointing_game_forgives_a_miss_by_its_tolerance():
+    masks = torch.zeros(3, 16, 16, dtype=torch.bool)
+    masks[:, 8, 8] = True  # one object pixel; 15/224 of 16 pixels is a tolerance of 1.07
+    maps = torch.zeros(3, 16, 16)
+    maps[0, 8, 8] = maps[1, 8, 9] = maps[2, 9, 9] = 1  # on it, one away, a diagonal away
+    assert saliency.pointing(maps, masks) == (pytest.approx(1 / 3), pytest.approx(1 / 256))
+    assert saliency.pointing_game(maps, masks) == (pytest.approx(2 / 3), pytest.approx(5 / 256))
 
 
 @pytest.mark.parametrize("backend", ["torch", "numpy"])
@@ -81,6 +92,9 @@ def test_attacks_get_stronger(trained):
     s = summary_of("attack")
     assert s["pgd_accuracy"] <= s["fgsm_accuracy"] <= s["clean_accuracy"]
     assert s["clean_accuracy"] > 0.3 and s["pgd_accuracy"] < s["clean_accuracy"]
+    bigger = ["--eps", "0.5", "--n-images", "20", "--out", "attack-big"]
+    assert cli.main([*args[:4], *bigger]) == 0
+    assert summary_of("attack-big")["targeted_pgd_success"] > s["targeted_pgd_success"]
 
 
 def test_class_visualization_convinces_the_network(trained):

@@ -2,7 +2,8 @@ r"""Measuring what style transfer did, without looking: PSNR, spectral orientati
 statistics in a network the optimisation never saw.
 
 * :func:`psnr`: :math:`10 \log_{10}(1 / \mathrm{MSE})` between two images of pixels in [0, 1];
-  what feature inversion recovers of the content image.
+  what feature inversion recovers of the content image; :func:`luma` gives the brightness
+  alone, so that a network blind to colour can be told from one blind to shapes.
 * :func:`dominant_orientation`: the direction in which an image's power spectrum is
   concentrated, in degrees modulo 180; stripes at angle :math:`\theta` put their power along
   :math:`\theta + 90°`. Texture synthesis from a striped style should keep it.
@@ -28,13 +29,24 @@ INDEPENDENT_SEED = 2024
 
 def psnr(image: torch.Tensor, reference: torch.Tensor) -> float:
     r"""Peak signal-to-noise ratio in dB of ``image`` against ``reference``, both
-    ``(3, H, W)`` pixels in [0, 1]: :math:`10 \log_{10} (1 / \mathrm{MSE})`."""
+    ``(C, H, W)`` pixels in [0, 1]: :math:`10 \log_{10} (1 / \mathrm{MSE})`."""
     if image.shape != reference.shape:
         raise ValueError(
             f"psnr: image has shape {tuple(image.shape)}, reference {tuple(reference.shape)}"
         )
     mse = float(torch.mean((image.double() - reference.double()) ** 2))
     return math.inf if mse == 0 else 10 * math.log10(1 / mse)
+
+
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+"""ITU-R BT.601's weights of red, green and blue in the brightness (luma)."""
+
+
+def luma(image: torch.Tensor) -> torch.Tensor:
+    r"""The brightness ``(1, H, W)`` of an RGB image ``(3, H, W)``:
+    :math:`Y = 0.299 R + 0.587 G + 0.114 B`, in [0, 1] like the pixels."""
+    weights = torch.tensor(LUMA_WEIGHTS, dtype=image.dtype, device=image.device)
+    return (image * weights.view(3, 1, 1)).sum(dim=0, keepdim=True)
 
 
 def dominant_orientation(image: torch.Tensor) -> float:

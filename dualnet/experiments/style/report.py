@@ -9,7 +9,8 @@ loop's ``seconds`` and the settings that shaped them. Each mode adds its own mea
 * ``transfer``: ``gram_distance_result`` and ``gram_distance_content``, the distance of the
   result's and of the content image's Gram statistics to the style image's in an
   independent random network;
-* ``invert``: ``psnr`` of the result against the content image;
+* ``invert``: ``psnr`` of the result against the content image, and ``psnr_luma`` of their
+  brightness alone;
 * ``texture``: ``style_orientation``, ``result_orientation`` and their
   ``orientation_difference`` (degrees), and ``gram_distance_result`` beside
   ``gram_distance_start`` (the noise it started from).
@@ -60,7 +61,10 @@ def mode_measures(mode: str, problem: Problem, result: Result) -> dict:
     """The measure of each mode (see the module docstring)."""
     content, style = pixels(problem, problem.content), pixels(problem, problem.style)
     if mode == "invert":
-        return {"psnr": measures.psnr(result.image, content)}
+        return {
+            "psnr": measures.psnr(result.image, content),
+            "psnr_luma": measures.psnr(measures.luma(result.image), measures.luma(content)),
+        }
     independent = measures.independent_features()
     distance = {"gram_distance_result": measures.gram_distance(independent, result.image, style)}
     if mode == "transfer":

@@ -2,9 +2,17 @@ r"""``dualnet visualize attack``: accuracy under FGSM and PGD attacks of growing
 
 For every budget :math:`\epsilon` (pixel units, :math:`L_\infty`), the accuracy on the clean
 images, after one FGSM step of size :math:`\epsilon`, and after PGD (``steps`` steps of
-:math:`2.5\,\epsilon / \text{steps}` from a random start, projected on the ball). The summary
-reports the budget ``eps`` (8/255 by default); the figure, accuracy against :math:`\epsilon`.
-PGD is the stronger attack: its accuracy is at most FGSM's.
+:math:`2.5\,\epsilon / \text{steps}` from a random start, projected on the ball). PGD is the
+stronger attack: its accuracy is at most FGSM's.
+
+Also ``targeted_pgd_success``: the share of images that targeted PGD (the same steps,
+descending the target's loss) moves to a random wrong class, drawn as ``fool`` draws them. It
+says how large a change the network needs before it names a chosen class, whatever the
+method: ``fool`` cannot get there with a smaller largest change than PGD's budget, except by
+luck of its path.
+
+The summary reports the budget ``eps`` (8/255 by default); the figure, accuracy and targeted
+success against :math:`\epsilon`.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import torch
 from matplotlib.figure import Figure
 
+from dualnet.experiments.visualize.fooling import random_wrong_targets
 from dualnet.experiments.visualize.methods import methods_for
 
 EPSILONS = (0.0, 1 / 255, 2 / 255, 4 / 255, 8 / 255, 16 / 255)
@@ -22,18 +31,27 @@ def accuracy(methods, X, labels) -> float:
     return float((methods.scores(X).argmax(dim=1) == labels).float().mean())
 
 
-def attack_accuracies(methods, X, labels, eps: float, clean: float, generator) -> dict:
-    """Clean (given), FGSM and PGD accuracy at budget ``eps``."""
+def attack_accuracies(methods, X, labels, targets, eps: float, generator) -> dict:
+    """Clean, FGSM and PGD accuracy at budget ``eps``, and targeted PGD's success (the share
+    of images classified as their ``targets``)."""
+    clean = accuracy(methods, X, labels)
     if eps == 0:
-        return {"clean_accuracy": clean, "fgsm_accuracy": clean, "pgd_accuracy": clean}
+        return {
+            "clean_accuracy": clean,
+            "fgsm_accuracy": clean,
+            "pgd_accuracy": clean,
+            "targeted_pgd_success": accuracy(methods, X, targets),
+        }
     start = 2 * torch.rand(X.shape, generator=generator) - 1
     step = 2.5 * eps / PGD_STEPS
+    towards = methods.pgd(X, targets, eps, step, PGD_STEPS, start, targeted=True)
     return {
         "clean_accuracy": clean,
         "fgsm_accuracy": accuracy(methods, methods.fgsm(X, labels, eps), labels),
         "pgd_accuracy": accuracy(
             methods, methods.pgd(X, labels, eps, step, PGD_STEPS, start), labels
         ),
+        "targeted_pgd_success": accuracy(methods, towards, targets),
     }
 
 
@@ -45,9 +63,9 @@ def run_attack(network, inputs, eps: float, generator):
         )
     methods = methods_for(network)
     X, labels = inputs.images, inputs.labels
-    clean = accuracy(methods, X, labels)
+    targets = random_wrong_targets(labels, len(network.classes), generator)
     curve = {
-        e: attack_accuracies(methods, X, labels, e, clean, generator)
+        e: attack_accuracies(methods, X, labels, targets, e, generator)
         for e in sorted({*EPSILONS, eps})
     }
     summary = {"eps": eps, **curve[eps], "pgd_steps": PGD_STEPS, "n_images": len(inputs.images)}
@@ -55,17 +73,20 @@ def run_attack(network, inputs, eps: float, generator):
 
 
 def attack_figure(curve: dict, eps: float) -> Figure:
-    figure = Figure(figsize=(5.2, 3.6), layout="constrained")
+    figure = Figure(figsize=(5.6, 4.2), layout="constrained")
     axis = figure.subplots()
     budgets = [255 * e for e in curve]
     for key, label in (
         ("clean_accuracy", "clean"),
         ("fgsm_accuracy", "FGSM"),
         ("pgd_accuracy", "PGD"),
+        ("targeted_pgd_success", "PGD to a chosen class: success"),
     ):
         axis.plot(budgets, [100 * r[key] for r in curve.values()], marker="o", label=label)
     axis.axvline(255 * eps, color="gray", linestyle=":", label=f"eps = {255 * eps:g}/255")
-    axis.set(xlabel="budget eps (x 1/255, L-infinity)", ylabel="accuracy (%)", ylim=(0, 101))
+    axis.set(
+        xlabel="budget eps (x 1/255, L-infinity)", ylabel="accuracy, success (%)", ylim=(0, 101)
+    )
     axis.grid(alpha=0.3)
-    axis.legend()
+    figure.legend(loc="outside lower center", ncols=3, fontsize=8)
     return figure

@@ -56,7 +56,7 @@ class TorchMethods:
     def fgsm(self, X, y, eps: float):
         return self._run(torch_methods.fgsm, X, y, eps=eps)
 
-    def pgd(self, X, y, eps: float, step_size: float, steps: int, start: torch.Tensor):
+    def pgd(self, X, y, eps: float, step_size: float, steps: int, start, targeted=False):
         return self._run(
             torch_methods.pgd,
             X,
@@ -64,6 +64,7 @@ class TorchMethods:
             eps=eps,
             step_size=step_size,
             steps=steps,
+            targeted=targeted,
             start=start.to(self.device),
         )
 
@@ -109,9 +110,9 @@ class NumpyMethods:
             numpy_methods.fgsm(self.model, self._array(X), y.numpy(), eps)
         ).float()
 
-    def pgd(self, X, y, eps: float, step_size: float, steps: int, start: torch.Tensor):
+    def pgd(self, X, y, eps: float, step_size: float, steps: int, start, targeted=False):
         adversarial = numpy_methods.pgd(
-            self.model, self._array(X), y.numpy(), eps, step_size, steps, start=start.numpy()
+            self.model, self._array(X), y.numpy(), eps, step_size, steps, targeted, start.numpy()
         )
         return torch.from_numpy(adversarial).float()
 

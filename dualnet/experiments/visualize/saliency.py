@@ -5,8 +5,13 @@ Three maps are computed (saliency, SmoothGrad, integrated gradients) and each is
 keys without a prefix score the plain saliency map, ``smoothgrad_`` and ``ig_`` the others:
 
 * ``pointing_accuracy``: the share of images whose map is largest on a pixel of the object
-  (embedded images carry the object's mask); ``pointing_chance`` is the mean mask area, the
-  score of a map that points at random;
+  (embedded images carry the object's mask: the pixels the shape covers at least half);
+  ``pointing_chance`` is the mean mask area, the score of a map that points at random;
+* ``pointing_game_accuracy``: the same with the tolerance of the published pointing game
+  (Zhang et al. 2016: a hit within 15 pixels of the object in a 224-pixel image, here
+  :data:`POINTING_GAME_TOLERANCE` of the image side). A gradient is largest on edges, and the
+  pixel just outside an object's outline counts as a miss without it;
+  ``pointing_game_chance`` is the mean area of the masks so widened;
 * ``randomization_rank_correlation``: the mean Spearman correlation between the maps of the
   trained network and of the same architecture re-initialised. An explanation that still
   looks the same after the weights are destroyed explains the image, not the network
@@ -28,6 +33,8 @@ FIGURE_IMAGES = 8
 SMOOTHGRAD_SAMPLES = 16
 SMOOTHGRAD_NOISE = 0.1
 IG_STEPS = 32
+POINTING_GAME_TOLERANCE = 15 / 224
+"""The pointing game's tolerance as a share of the image side (15 pixels at 224)."""
 
 
 def explained_classes(methods, inputs) -> torch.Tensor:
@@ -41,6 +48,22 @@ def pointing(maps: torch.Tensor, masks: torch.Tensor) -> tuple[float, float]:
     flat = maps.flatten(1).argmax(dim=1)
     hits = masks.flatten(1).gather(1, flat.view(-1, 1)).squeeze(1)
     return float(hits.float().mean()), float(masks.float().mean())
+
+
+def widened(masks: torch.Tensor, radius: float) -> torch.Tensor:
+    """The masks ``(N, H, W)`` grown by every pixel within ``radius`` pixels (Euclidean) of
+    them."""
+    reach = int(radius)
+    offsets = torch.arange(-reach, reach + 1, dtype=torch.float64)
+    disk = (offsets.view(-1, 1) ** 2 + offsets.view(1, -1) ** 2 <= radius**2).double()
+    grown = torch.nn.functional.conv2d(masks[:, None].double(), disk[None, None], padding=reach)
+    return grown[:, 0] > 0
+
+
+def pointing_game(maps: torch.Tensor, masks: torch.Tensor) -> tuple[float, float]:
+    """:func:`pointing` with the pointing game's tolerance: the masks widened by
+    :data:`POINTING_GAME_TOLERANCE` of the image side."""
+    return pointing(maps, widened(masks, POINTING_GAME_TOLERANCE * masks.shape[-1]))
 
 
 def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -72,6 +95,9 @@ def run_saliency(network, inputs, generator: torch.Generator) -> tuple[dict, Fig
             hits, chance = pointing(maps[method], inputs.masks)
             summary[f"{prefix}pointing_accuracy"] = hits
             summary["pointing_chance"] = chance
+            hits, chance = pointing_game(maps[method], inputs.masks)
+            summary[f"{prefix}pointing_game_accuracy"] = hits
+            summary["pointing_game_chance"] = chance
         pairs = zip(maps[method], random_maps[method], strict=True)
         summary[f"{prefix}randomization_rank_correlation"] = float(
             np.mean([spearman(a, b) for a, b in pairs])
