@@ -115,6 +115,13 @@ def open_run_dir(path: str | Path, resuming: bool = False, hint: str = "") -> Pa
 # --------------------------------------------------------------------------------------------
 
 
+def last_checkpoint(run: str | Path) -> Path:
+    """A run directory's ``last.pt`` (where ``--resume RUN`` continues), or the checkpoint file
+    itself."""
+    path = Path(run)
+    return path / "last.pt" if path.is_dir() else path
+
+
 def load_checkpoint(path: str | Path, expected_format: str | None = None, map_location="cpu"):
     """Read a checkpoint written by :func:`save_checkpoint`.
 

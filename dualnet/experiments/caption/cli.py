@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from dualnet.data import DatasetNotFoundError
-from dualnet.experiments import pretrained, runs
+from dualnet.experiments import pretrained, resume, runs
 from dualnet.experiments.caption import config as cfg
 from dualnet.experiments.caption.data import CaptionDataError
 from dualnet.experiments.options import ConfigError, Range
@@ -133,9 +133,11 @@ def run_name(config: cfg.CaptionConfig) -> str:
 def configure(args, parser) -> cfg.CaptionConfig:
     settings = given_settings(args, parser)
     if args.resume:
-        path = Path(args.resume)
-        path = path / "last.pt" if path.is_dir() else path
+        path = runs.last_checkpoint(args.resume)
         checkpoint = runs.load_checkpoint(path, cfg.CHECKPOINT_FORMAT)
+        previous = cfg.config_from_checkpoint(checkpoint)
+        may_change = cfg.MAY_CHANGE_ON_RESUME
+        resume.refuse_contradicting_flags(previous, settings, may_change, FLAGS, parser)
         changes = {**settings, "resume": str(path), "out_dir": str(path.parent)}
         return cfg.resumed_config(checkpoint, changes)
     config = cfg.make_config(**{k: v for k, v in settings.items() if k != "out_dir"})

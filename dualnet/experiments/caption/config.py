@@ -7,9 +7,9 @@ settings given; a checkpoint stores the whole :class:`CaptionConfig`, and
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass
 
-from dualnet.experiments import runtime
+from dualnet.experiments import resume, runtime
 from dualnet.experiments.options import ConfigError, Range, check_ranges
 
 CHECKPOINT_FORMAT = "dualnet-caption-1"
@@ -130,34 +130,21 @@ def make_config(cell: str | None = None, backend: str | None = None, **settings)
 
 
 def config_from_checkpoint(checkpoint: dict) -> CaptionConfig:
-    known = {f.name for f in fields(CaptionConfig)}
-    return CaptionConfig(**{k: v for k, v in checkpoint["config"].items() if k in known})
+    """The configuration a checkpoint was made with."""
+    return resume.stored_config(CaptionConfig, checkpoint)
 
 
 def contradictions(previous: CaptionConfig, settings: dict) -> list[str]:
-    """Settings (not ``None``) that differ from ``previous`` and may not change on a resume."""
-    stored = asdict(previous)
-    return [
-        name
-        for name, value in settings.items()
-        if value is not None
-        and name in stored
-        and name not in MAY_CHANGE_ON_RESUME
-        and stored[name] != value
-    ]
+    """The names of ``settings`` (not ``None``) that differ from ``previous`` and may not
+    change on a resume."""
+    return resume.contradictions(previous, settings, MAY_CHANGE_ON_RESUME)
 
 
 def resumed_config(checkpoint: dict, settings: dict) -> CaptionConfig:
-    """The configuration of ``checkpoint``'s run with the settings that may change applied."""
-    previous = config_from_checkpoint(checkpoint)
-    wrong = contradictions(previous, settings)
-    if wrong:
-        name = wrong[0]
-        raise ConfigError(
-            f"cannot resume with {name}={settings[name]!r}: the run was made with "
-            f"{name}={getattr(previous, name)!r}"
-        )
-    changes = {k: v for k, v in settings.items() if v is not None}
-    config = replace(previous, stop_after_steps=None, **changes)
-    config.check()
-    return config
+    """The configuration of the run ``checkpoint`` belongs to, with the ``settings`` that may
+    change on a resume applied (:func:`dualnet.experiments.resume.resumed_config`).
+
+    Raises:
+        ConfigError: if a setting contradicts the checkpoint, naming it.
+    """
+    return resume.resumed_config(CaptionConfig, checkpoint, settings, MAY_CHANGE_ON_RESUME)

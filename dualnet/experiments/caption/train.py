@@ -30,13 +30,13 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from dualnet.experiments import figures, runs, runtime
+from dualnet.experiments import figures, resume, runs, runtime
 from dualnet.experiments.caption import features as feats
 from dualnet.experiments.caption.config import (
     CHECKPOINT_FORMAT,
+    MAY_CHANGE_ON_RESUME,
     CaptionConfig,
     config_from_checkpoint,
-    contradictions,
 )
 from dualnet.experiments.caption.data import CaptionData, load_data
 from dualnet.experiments.options import ConfigError
@@ -250,12 +250,7 @@ def restore(run: Run) -> State:
     """The state of the checkpoint ``run.config.resume``, loaded into the run."""
     checkpoint = runs.load_checkpoint(run.config.resume, CHECKPOINT_FORMAT, run.device)
     previous = config_from_checkpoint(checkpoint)
-    wrong = contradictions(previous, asdict(run.config))
-    if wrong:
-        raise ConfigError(
-            f"cannot resume with {wrong[0]}={getattr(run.config, wrong[0])!r}: the checkpoint "
-            f"was made with {wrong[0]}={getattr(previous, wrong[0])!r}"
-        )
+    resume.check_same_run(previous, asdict(run.config), MAY_CHANGE_ON_RESUME)
     run.raw_model.load_state_dict(checkpoint["model"])
     run.optimizer.load_state_dict(checkpoint["optimizer"])
     state = State(

@@ -14,7 +14,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from dualnet.experiments import runs
+from dualnet.experiments import resume, runs
 from dualnet.experiments.classify import config as cfg
 from dualnet.experiments.classify.models import LEVELS, MODELS
 from dualnet.experiments.options import ConfigError
@@ -130,22 +130,13 @@ def config_for_new_run(settings: dict) -> cfg.TrainConfig:
     return config
 
 
-def config_for_resume(resume: str, settings: dict, parser) -> cfg.TrainConfig:
-    """The stored configuration of the run ``resume``; a flag that contradicts it is a usage
-    error naming the flag."""
-    path = Path(resume)
-    if path.is_dir():
-        path = path / "last.pt"
+def config_for_resume(resume_from: str, settings: dict, parser) -> cfg.TrainConfig:
+    """The stored configuration of the run ``resume_from``; a flag that contradicts it is a
+    usage error naming the flag."""
+    path = runs.last_checkpoint(resume_from)
     checkpoint = runs.load_checkpoint(path, cfg.CHECKPOINT_FORMAT)
     previous = cfg.config_from_checkpoint(checkpoint)
-    wrong = cfg.contradictions(previous, settings)
-    if wrong:
-        name = wrong[0]
-        parser.error(
-            f"{FLAGS[name]} {settings[name]} contradicts the run being resumed, which was made "
-            f"with {FLAGS[name]} {getattr(previous, name)}; a resumed run keeps every setting "
-            f"except {', '.join(FLAGS[n] for n in cfg.MAY_CHANGE_ON_RESUME if n in FLAGS)}"
-        )
+    resume.refuse_contradicting_flags(previous, settings, cfg.MAY_CHANGE_ON_RESUME, FLAGS, parser)
     changes = {**settings, "resume": str(path), "out_dir": str(path.parent)}
     return cfg.resumed_config(checkpoint, changes)
 

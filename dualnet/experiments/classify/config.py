@@ -8,9 +8,9 @@ for ``--resume`` and refuses settings that would make the resumed run a differen
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass
 
-from dualnet.experiments import runtime
+from dualnet.experiments import resume, runtime
 from dualnet.experiments.classify.models import LEVELS, MODELS
 from dualnet.experiments.options import ConfigError, Range, check_ranges
 
@@ -205,39 +205,20 @@ def make_config(
 
 def config_from_checkpoint(checkpoint: dict) -> TrainConfig:
     """The configuration a checkpoint was made with."""
-    known = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in checkpoint["config"].items() if k in known})
+    return resume.stored_config(TrainConfig, checkpoint)
 
 
 def contradictions(previous: TrainConfig, settings: dict) -> list[str]:
     """The names of ``settings`` (not ``None``) that differ from ``previous`` and may not
     change on a resume."""
-    stored = asdict(previous)
-    return [
-        name
-        for name, value in settings.items()
-        if value is not None and name not in MAY_CHANGE_ON_RESUME and stored[name] != value
-    ]
+    return resume.contradictions(previous, settings, MAY_CHANGE_ON_RESUME)
 
 
 def resumed_config(checkpoint: dict, settings: dict) -> TrainConfig:
     """The configuration of the run ``checkpoint`` belongs to, with the ``settings`` that may
-    change on a resume (:data:`MAY_CHANGE_ON_RESUME`) applied.
+    change on a resume applied (:func:`dualnet.experiments.resume.resumed_config`).
 
     Raises:
         ConfigError: if a setting contradicts the checkpoint, naming it.
     """
-    previous = config_from_checkpoint(checkpoint)
-    wrong = contradictions(previous, settings)
-    if wrong:
-        name = wrong[0]
-        raise ConfigError(
-            f"cannot resume with {name}={settings[name]!r}: the run was made with "
-            f"{name}={getattr(previous, name)!r} (only {', '.join(MAY_CHANGE_ON_RESUME[:5])} "
-            "and the like may change)"
-        )
-    changes = {k: v for k, v in settings.items() if v is not None}
-    # a stop applies to the piece it was given for: the resumed piece runs on unless told
-    config = replace(previous, stop_after_steps=None, **changes)
-    config.check()
-    return config
+    return resume.resumed_config(TrainConfig, checkpoint, settings, MAY_CHANGE_ON_RESUME)

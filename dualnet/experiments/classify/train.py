@@ -39,12 +39,12 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from dualnet import metrics
-from dualnet.experiments import figures, runs, runtime
+from dualnet.experiments import figures, resume, runs, runtime
 from dualnet.experiments.classify.config import (
     CHECKPOINT_FORMAT,
+    MAY_CHANGE_ON_RESUME,
     TrainConfig,
     config_from_checkpoint,
-    contradictions,
 )
 from dualnet.experiments.classify.evaluate import evaluate, prepare
 from dualnet.experiments.classify.models import build_model
@@ -243,17 +243,6 @@ def new_epoch(state: State, run: Run) -> State:
 # --------------------------------------------------------------------------------------------
 
 
-def check_same_run(previous: TrainConfig, config: TrainConfig) -> None:
-    """Refuse to resume a run with settings that would make it another run."""
-    wrong = contradictions(previous, asdict(config))
-    if wrong:
-        name = wrong[0]
-        raise ConfigError(
-            f"cannot resume with {name}={getattr(config, name)!r}: the checkpoint was made "
-            f"with {name}={getattr(previous, name)!r}"
-        )
-
-
 def checkpoint_payload(run: Run, state: State) -> dict:
     return {
         "format": CHECKPOINT_FORMAT,
@@ -290,7 +279,8 @@ def restore(run: Run) -> State:
     """The state stored in the checkpoint ``run.config.resume``; weights and optimizer state
     are loaded into the run, and ``metrics.jsonl`` is cut back to the checkpoint's history."""
     checkpoint = runs.load_checkpoint(run.config.resume, CHECKPOINT_FORMAT, run.device)
-    check_same_run(config_from_checkpoint(checkpoint), run.config)
+    previous = config_from_checkpoint(checkpoint)
+    resume.check_same_run(previous, asdict(run.config), MAY_CHANGE_ON_RESUME)
     run.raw_model.load_state_dict(checkpoint["model"])
     run.optimizer.load_state_dict(checkpoint["optimizer"])
     epoch = checkpoint["epoch"]

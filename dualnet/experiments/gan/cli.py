@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from dualnet.data.paths import DatasetNotFoundError
-from dualnet.experiments import runs
+from dualnet.experiments import resume, runs
 from dualnet.experiments.gan import config as cfg
 from dualnet.experiments.gan.data import DATASETS, DigitsError
 from dualnet.experiments.gan.models import LOSSES, MODELS
@@ -119,22 +119,13 @@ def config_for_new_run(settings: dict) -> cfg.GanConfig:
     return config
 
 
-def config_for_resume(resume: str, settings: dict, parser) -> cfg.GanConfig:
-    """The stored configuration of the run ``resume``; a flag that contradicts it is a usage
-    error naming the flag."""
-    path = Path(resume)
-    if path.is_dir():
-        path = path / "last.pt"
+def config_for_resume(resume_from: str, settings: dict, parser) -> cfg.GanConfig:
+    """The stored configuration of the run ``resume_from``; a flag that contradicts it is a
+    usage error naming the flag."""
+    path = runs.last_checkpoint(resume_from)
     checkpoint = runs.load_checkpoint(path, cfg.CHECKPOINT_FORMAT)
     previous = cfg.config_from_checkpoint(checkpoint)
-    wrong = cfg.contradictions(previous, settings)
-    if wrong:
-        name = wrong[0]
-        parser.error(
-            f"{FLAGS[name]} {settings[name]} contradicts the run being resumed, which was made "
-            f"with {FLAGS[name]} {getattr(previous, name)}; a resumed run keeps every setting "
-            f"except {', '.join(FLAGS[n] for n in cfg.MAY_CHANGE_ON_RESUME if n in FLAGS)}"
-        )
+    resume.refuse_contradicting_flags(previous, settings, cfg.MAY_CHANGE_ON_RESUME, FLAGS, parser)
     changes = {**settings, "resume": str(path), "out_dir": str(path.parent)}
     return cfg.resumed_config(checkpoint, changes)
 
@@ -233,9 +224,9 @@ def add_eval(actions) -> None:
 
 
 def run_eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from dualnet.experiments.gan.evaluate import checkpoint_path, evaluate_run
+    from dualnet.experiments.gan.evaluate import evaluate_run
 
-    out = Path(args.out) if args.out else checkpoint_path(args.run_path).parent / "eval"
+    out = Path(args.out) if args.out else runs.last_checkpoint(args.run_path).parent / "eval"
     try:
         summary = evaluate_run(
             args.run_path, args.n_samples, args.seed, args.data_root, args.device, out_dir=out

@@ -13,9 +13,9 @@ the paper's (Gulrajani et al. 2017: lambda = 10, five critic steps per generator
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass
 
-from dualnet.experiments import runtime
+from dualnet.experiments import resume, runtime
 from dualnet.experiments.gan.data import DATASETS
 from dualnet.experiments.gan.models import LOSSES, MODELS
 from dualnet.experiments.options import ConfigError, Range, check_ranges
@@ -141,37 +141,20 @@ def make_config(model: str | None = None, loss: str | None = None, **settings) -
 
 def config_from_checkpoint(checkpoint: dict) -> GanConfig:
     """The configuration a checkpoint was made with."""
-    known = {f.name for f in fields(GanConfig)}
-    return GanConfig(**{k: v for k, v in checkpoint["config"].items() if k in known})
+    return resume.stored_config(GanConfig, checkpoint)
 
 
 def contradictions(previous: GanConfig, settings: dict) -> list[str]:
     """The names of ``settings`` (not ``None``) that differ from ``previous`` and may not
     change on a resume."""
-    stored = asdict(previous)
-    return [
-        name
-        for name, value in settings.items()
-        if value is not None and name not in MAY_CHANGE_ON_RESUME and stored[name] != value
-    ]
+    return resume.contradictions(previous, settings, MAY_CHANGE_ON_RESUME)
 
 
 def resumed_config(checkpoint: dict, settings: dict) -> GanConfig:
     """The configuration of the run ``checkpoint`` belongs to, with the ``settings`` that may
-    change on a resume applied.
+    change on a resume applied (:func:`dualnet.experiments.resume.resumed_config`).
 
     Raises:
         ConfigError: if a setting contradicts the checkpoint, naming it.
     """
-    previous = config_from_checkpoint(checkpoint)
-    wrong = contradictions(previous, settings)
-    if wrong:
-        name = wrong[0]
-        raise ConfigError(
-            f"cannot resume with {name}={settings[name]!r}: the run was made with "
-            f"{name}={getattr(previous, name)!r}"
-        )
-    changes = {k: v for k, v in settings.items() if v is not None}
-    config = replace(previous, stop_after_steps=None, **changes)
-    config.check()
-    return config
+    return resume.resumed_config(GanConfig, checkpoint, settings, MAY_CHANGE_ON_RESUME)

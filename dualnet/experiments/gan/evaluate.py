@@ -161,12 +161,6 @@ def score_generator(generator, noise, scorer: Scorer, reference: torch.Tensor) -
     }
 
 
-def checkpoint_path(run: str | Path) -> Path:
-    """A run directory's ``last.pt``, or the checkpoint file itself."""
-    path = Path(run)
-    return path / "last.pt" if path.is_dir() else path
-
-
 def evaluate_run(
     run: str | Path,
     n_samples: int = 2000,
@@ -184,7 +178,7 @@ def evaluate_run(
     """
     if n_samples < 2:
         raise ConfigError(f"n_samples must be at least 2, got {n_samples}")
-    path = checkpoint_path(run)
+    path = runs.last_checkpoint(run)
     checkpoint = runs.load_checkpoint(path, CHECKPOINT_FORMAT)
     torch_device = runtime.resolve_device(device)
     generator, config = load_generator(checkpoint, torch_device)
@@ -237,7 +231,7 @@ def sample_run(
     ``out_dir/summary.json``; the same ``seed`` draws the same digits."""
     if n < 1:
         raise ConfigError(f"n must be a positive number of samples, got {n}")
-    path = checkpoint_path(run)
+    path = runs.last_checkpoint(run)
     checkpoint = runs.load_checkpoint(path, CHECKPOINT_FORMAT)
     generator, config = load_generator(checkpoint, runtime.resolve_device(device))
     noise = sample_noise(n, config.noise_dim, seed=runtime.derived_seed(seed, 3))

@@ -38,13 +38,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from dualnet.experiments import runs, runtime
+from dualnet.experiments import resume, runs, runtime
 from dualnet.experiments.gan import plots
 from dualnet.experiments.gan.config import (
     CHECKPOINT_FORMAT,
+    MAY_CHANGE_ON_RESUME,
     GanConfig,
     config_from_checkpoint,
-    contradictions,
 )
 from dualnet.experiments.gan.data import Digits, load_digits, to_uint8, to_unit_range
 from dualnet.experiments.gan.models import (
@@ -244,13 +244,7 @@ def restore(run: Run) -> State:
     states are loaded into the run; ``metrics.jsonl`` is cut back to its history."""
     checkpoint = runs.load_checkpoint(run.config.resume, CHECKPOINT_FORMAT, run.device)
     previous = config_from_checkpoint(checkpoint)
-    wrong = contradictions(previous, asdict(run.config))
-    if wrong:
-        name = wrong[0]
-        raise ConfigError(
-            f"cannot resume with {name}={getattr(run.config, name)!r}: the checkpoint was "
-            f"made with {name}={getattr(previous, name)!r}"
-        )
+    resume.check_same_run(previous, asdict(run.config), MAY_CHANGE_ON_RESUME)
     run.generator.load_state_dict(checkpoint["generator"])
     run.critic.load_state_dict(checkpoint["critic"])
     run.g_optimizer.load_state_dict(checkpoint["g_optimizer"])
