@@ -5,6 +5,7 @@ A :class:`Range` says which values a setting takes (``Range(float, 0, 1, high_op
 ``[0, 1)``). :meth:`Range.problem` tells why a value is outside it; :meth:`Range.parser` makes
 an ``argparse`` ``type=`` that refuses such a value while the command line is parsed, so the
 error names the flag as typed and comes under the subcommand's usage line.
+:func:`add_setting_flags` adds an application's setting flags from its tables.
 """
 
 from __future__ import annotations
@@ -81,3 +82,28 @@ def check_ranges(config, ranges: dict[str, Range]) -> None:
             problem = allowed.problem(value)
             if problem:
                 raise ConfigError(f"{name} {problem}")
+
+
+def add_setting_flags(
+    parser: argparse.ArgumentParser,
+    choices: dict,
+    numbers: dict,
+    switches: dict,
+    ranges: dict[str, Range],
+) -> None:
+    """Add an application's setting flags to ``parser``, from its three tables.
+
+    ``choices`` maps a flag to ``(setting, allowed values, help)``; ``numbers`` maps a flag to
+    ``(setting, help)``, the value checked by ``ranges[setting]`` as it is parsed; ``switches``
+    maps a flag to ``(setting, help)``, given as ``--flag`` or ``--no-flag``. Every default is
+    ``None`` ("not given"), so that the configuration's defaults and a resumed run's stored
+    settings apply.
+    """
+    for flag, (setting, allowed, text) in choices.items():
+        parser.add_argument(flag, dest=setting, choices=allowed, help=text)
+    for flag, (setting, text) in numbers.items():
+        kind = ranges[setting]
+        metavar = "N" if kind.kind is int else "X"
+        parser.add_argument(flag, dest=setting, type=kind.parser(), metavar=metavar, help=text)
+    for flag, (setting, text) in switches.items():
+        parser.add_argument(flag, dest=setting, action=argparse.BooleanOptionalAction, help=text)

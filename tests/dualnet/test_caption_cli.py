@@ -48,7 +48,9 @@ def test_a_stopped_run_continues_from_its_directory_alone(cs231n_dir, tmp_path, 
     out = tmp_path / "run"
     args = ["caption", "train", "--cell", "rnn", "--data", str(cs231n_dir), *SMALL, *QUIET]
     assert cli.main([*args, "--out", str(out), "--stop-after-steps", "3"]) == 0
-    assert "continue it with: dualnet caption train --resume" in capsys.readouterr().err
+    assert "stopped after step 3; continue it with: dualnet caption train --resume" in (
+        capsys.readouterr().out
+    )
     assert json.loads((out / "summary.json").read_text())["steps"] == 3
     assert cli.main(["caption", "train", "--resume", str(out), "--no-progress"]) == 0
     summary = json.loads((out / "summary.json").read_text())

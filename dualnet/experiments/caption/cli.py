@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import sys
 from pathlib import Path
 
 from dualnet.data import DatasetNotFoundError
 from dualnet.experiments import pretrained, resume, runs
 from dualnet.experiments.caption import config as cfg
 from dualnet.experiments.caption.data import CaptionDataError
-from dualnet.experiments.options import ConfigError, Range
-from dualnet.experiments.output import fail, print_summary
+from dualnet.experiments.options import ConfigError, Range, add_setting_flags
+from dualnet.experiments.output import fail, print_summary, report_training
 
 CHOICES = {
     "--cell": ("cell", cfg.CELLS, "rnn, lstm or attention (attention)"),
@@ -83,14 +81,7 @@ def add_train(actions) -> None:
         "HDF5 files. Writes config.json, metrics.jsonl, curves.png, summary.json, last.pt and "
         "best.pt to the run directory.",
     )
-    for flag, (setting, choices, text) in CHOICES.items():
-        train.add_argument(flag, dest=setting, choices=choices, help=text)
-    for flag, (setting, text) in NUMBERS.items():
-        kind = cfg.RANGES[setting]
-        metavar = "N" if kind.kind is int else "X"
-        train.add_argument(flag, dest=setting, type=kind.parser(), metavar=metavar, help=text)
-    for flag, (setting, text) in SWITCHES.items():
-        train.add_argument(flag, dest=setting, action=argparse.BooleanOptionalAction, help=text)
+    add_setting_flags(train, CHOICES, NUMBERS, SWITCHES, cfg.RANGES)
     train.add_argument(
         "--data",
         nargs="+",
@@ -163,20 +154,7 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return fail("caption train", "interrupted", status=130)
     if not result.is_main:
         return 0
-    print(f"run directory: {result.out_dir}")
-    print_summary(result.summary, result.out_dir / "summary.json")
-    if result.finished:
-        return 0
-    command = f"dualnet caption train --resume {shlex.quote(str(result.out_dir))}"
-    if result.interrupted:
-        print(
-            f"interrupted after step {result.steps}; the run is saved in "
-            f"{result.out_dir / 'last.pt'}\ncontinue it with: {command}",
-            file=sys.stderr,
-        )
-        return 130
-    print(f"stopped after step {result.steps}; continue it with: {command}", file=sys.stderr)
-    return 0
+    return report_training("caption", result)
 
 
 def add_sample(actions) -> None:

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import sys
 from pathlib import Path
 
 from dualnet.experiments import resume, runs
 from dualnet.experiments.classify import config as cfg
 from dualnet.experiments.classify.models import LEVELS, MODELS
-from dualnet.experiments.options import ConfigError
-from dualnet.experiments.output import fail, print_summary, table
+from dualnet.experiments.options import ConfigError, add_setting_flags
+from dualnet.experiments.output import fail, report_training, table
 
 CHOICES = {
     # flag: (setting, choices, help)
@@ -96,14 +94,7 @@ def add_train(actions) -> None:
         epilog=defaults_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    for flag, (setting, choices, text) in CHOICES.items():
-        train.add_argument(flag, dest=setting, choices=choices, help=text)
-    for flag, (setting, text) in NUMBERS.items():
-        kind = cfg.RANGES[setting]
-        metavar = "N" if kind.kind is int else "X"
-        train.add_argument(flag, dest=setting, type=kind.parser(), metavar=metavar, help=text)
-    for flag, (setting, text) in SWITCHES.items():
-        train.add_argument(flag, dest=setting, action=argparse.BooleanOptionalAction, help=text)
+    add_setting_flags(train, CHOICES, NUMBERS, SWITCHES, cfg.RANGES)
     train.add_argument("--data-root", help="CIFAR-10: the folder holding cifar-10-batches-py/")
     train.add_argument("--out", dest="out_dir", help="run directory (runs/classify/<run name>)")
     train.add_argument("--resume", metavar="RUN", help="continue a run (its directory or a .pt)")
@@ -164,25 +155,7 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return fail("classify train", "interrupted", status=130)
     if not result.is_main:
         return 0
-    return report_training(config, result)
-
-
-def report_training(config: cfg.TrainConfig, result) -> int:
-    """Print where the run is and its numbers; say how to continue a stopped run."""
-    print(f"run directory: {result.out_dir}")
-    print_summary(result.summary, result.out_dir / "summary.json")
-    if result.finished:
-        return 0
-    command = f"dualnet classify train --resume {shlex.quote(str(result.out_dir))}"
-    if result.interrupted:
-        print(
-            f"interrupted after step {result.steps}; the run is saved in "
-            f"{result.out_dir / 'last.pt'}\ncontinue it with: {command}",
-            file=sys.stderr,
-        )
-        return 130
-    print(f"stopped after step {result.steps}; continue it with: {command}")
-    return 0
+    return report_training("classify", result)
 
 
 def add_eval(actions) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 from pathlib import Path
 
 from dualnet.data.paths import DatasetNotFoundError
@@ -18,8 +17,8 @@ from dualnet.experiments import resume, runs
 from dualnet.experiments.gan import config as cfg
 from dualnet.experiments.gan.data import DATASETS, DigitsError
 from dualnet.experiments.gan.models import LOSSES, MODELS
-from dualnet.experiments.options import ConfigError, Range
-from dualnet.experiments.output import fail, print_summary
+from dualnet.experiments.options import ConfigError, Range, add_setting_flags
+from dualnet.experiments.output import fail, print_summary, report_training
 
 CHOICES = {
     # flag: (setting, choices, help)
@@ -93,14 +92,7 @@ def add_train(actions) -> None:
         epilog=defaults_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    for flag, (setting, choices, text) in CHOICES.items():
-        train.add_argument(flag, dest=setting, choices=choices, help=text)
-    for flag, (setting, text) in NUMBERS.items():
-        kind = cfg.RANGES[setting]
-        metavar = "N" if kind.kind is int else "X"
-        train.add_argument(flag, dest=setting, type=kind.parser(), metavar=metavar, help=text)
-    for flag, (setting, text) in SWITCHES.items():
-        train.add_argument(flag, dest=setting, action=argparse.BooleanOptionalAction, help=text)
+    add_setting_flags(train, CHOICES, NUMBERS, SWITCHES, cfg.RANGES)
     train.add_argument("--data-root", help="MNIST: the folder holding MNIST/raw/")
     train.add_argument("--out", dest="out_dir", help="run directory (runs/gan/<run name>)")
     train.add_argument("--resume", metavar="RUN", help="continue a run (its directory or a .pt)")
@@ -150,26 +142,8 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return fail("gan train", "interrupted", status=130)
     if not result.is_main:
         return 0
-    return report_training(result)
-
-
-def report_training(result) -> int:
-    """Print where the run is and its numbers; say how to continue a stopped run."""
-    print(f"run directory: {result.out_dir}")
-    print_summary(result.summary, result.out_dir / "summary.json")
-    if result.finished:
-        print(f"evaluate it with: dualnet gan eval {shlex.quote(str(result.out_dir))}")
-        return 0
-    command = f"dualnet gan train --resume {shlex.quote(str(result.out_dir))}"
-    if result.interrupted:
-        print(
-            f"interrupted after step {result.steps}; the run is saved in "
-            f"{result.out_dir / 'last.pt'}\ncontinue it with: {command}",
-            file=sys.stderr,
-        )
-        return 130
-    print(f"stopped after step {result.steps}; continue it with: {command}")
-    return 0
+    evaluate = f"evaluate it with: dualnet gan eval {shlex.quote(str(result.out_dir))}"
+    return report_training("gan", result, when_finished=evaluate)
 
 
 def add_sample(actions) -> None:
