@@ -110,6 +110,13 @@ def open_run_dir(path: str | Path, resuming: bool = False, hint: str = "") -> Pa
     return path
 
 
+def open_training_dir(path: str | Path, resuming: bool) -> Path:
+    """:func:`open_run_dir` for a training run, whose refusal says both ways on: continue the
+    run that is there, or start a new one elsewhere."""
+    hint = f"continue it with --resume {path} or start a new one elsewhere with --out"
+    return open_run_dir(path, resuming=resuming, hint=hint)
+
+
 # --------------------------------------------------------------------------------------------
 # Reading a checkpoint
 # --------------------------------------------------------------------------------------------

@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
 from dualnet.experiments import figures, resume, runs, runtime
 from dualnet.experiments.caption import features as feats
@@ -177,14 +176,8 @@ def train(config: CaptionConfig, prepared: Prepared | None = None) -> TrainResul
 
 
 def setup(config: CaptionConfig, prepared, context: runtime.DistributedContext) -> Run:
-    device = runtime.resolve_device(config.device, context.local_rank)
-    if device.type == "cpu":
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    if config.batch_size % context.world_size:
-        raise ConfigError(
-            f"batch_size {config.batch_size} must divide evenly among {context.world_size} "
-            "processes"
-        )
+    device = runtime.training_device(config.device, context)
+    runtime.check_batch_split(config.batch_size, context)
     prepared = prepare(config) if prepared is None else prepared
     captions, idxs = training_rows(config, prepared)
     steps_per_epoch = len(captions) // config.batch_size
@@ -199,8 +192,7 @@ def setup(config: CaptionConfig, prepared, context: runtime.DistributedContext) 
         model = DistributedDataParallel(raw_model, device_ids=device_ids)
     out_dir = Path(config.out_dir)
     if context.is_main:
-        hint = f"continue it with --resume {out_dir} or start a new one elsewhere with --out"
-        runs.open_run_dir(out_dir, resuming=bool(config.resume), hint=hint)
+        runs.open_training_dir(out_dir, resuming=bool(config.resume))
     return Run(
         config=config,
         context=context,
@@ -296,19 +288,11 @@ def loop(run: Run, state: State, stop: runtime.StopRequest) -> bool:
     """Train until the last step, ``stop_after_steps`` or Ctrl-C; return whether Ctrl-C
     stopped it."""
     config = run.config
-    stop_at = run.total_steps
-    if config.stop_after_steps is not None:
-        stop_at = min(stop_at, config.stop_after_steps)
-    bar = tqdm(
-        total=run.total_steps,
-        initial=state.step,
-        unit="step",
-        desc=f"caption {config.cell}",
-        disable=None if (config.progress and run.context.is_main) else True,
-        leave=False,
-    )
+    stop_at = runtime.last_step(run.total_steps, config.stop_after_steps)
+    show = config.progress and run.context.is_main
+    bar = runtime.step_bar(run.total_steps, state.step, f"caption {config.cell}", show)
     state.clock = time.perf_counter()
-    while state.step < stop_at and not stop_requested(run, stop):
+    while state.step < stop_at and not runtime.stop_agreed(stop, run.context, run.device):
         for group in run.optimizer.param_groups:
             group["lr"] = learning_rate(config, state.step, run.steps_per_epoch)
         features, captions = batch_for_step(run, state.step)
@@ -338,14 +322,6 @@ def tick(state: State) -> None:
     now = time.perf_counter()
     state.seconds += now - state.clock
     state.clock = now
-
-
-def stop_requested(run: Run, stop: runtime.StopRequest) -> bool:
-    if not run.context.active:
-        return stop.requested
-    flag = torch.tensor(float(stop.requested), device=run.device)
-    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-    return bool(flag)
 
 
 @torch.no_grad()

@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
 from dualnet import metrics
 from dualnet.experiments import figures, resume, runs, runtime
@@ -150,14 +149,8 @@ def setup(config: TrainConfig, splits, context: runtime.DistributedContext) -> R
     """Device, data, model, optimizer and run directory."""
     from dualnet.data import load_images
 
-    device = runtime.resolve_device(config.device, context.local_rank)
-    if device.type == "cpu":
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    if config.batch_size % context.world_size:
-        raise ConfigError(
-            f"batch_size {config.batch_size} must divide evenly among "
-            f"{context.world_size} processes"
-        )
+    device = runtime.training_device(config.device, context)
+    runtime.check_batch_split(config.batch_size, context)
     if splits is None:
         splits = load_images(config.data, config.data_root, image_size=config.image_size)
     images, labels = splits.train
@@ -174,8 +167,7 @@ def setup(config: TrainConfig, splits, context: runtime.DistributedContext) -> R
         raw_model.to(memory_format=torch.channels_last)
     out_dir = Path(config.out_dir)
     if context.is_main:
-        hint = f"continue it with --resume {out_dir} or start a new one elsewhere with --out"
-        runs.open_run_dir(out_dir, resuming=bool(config.resume), hint=hint)
+        runs.open_training_dir(out_dir, resuming=bool(config.resume))
     return Run(
         config=config,
         context=context,
@@ -309,20 +301,12 @@ def loop(run: Run, state: State, stop: runtime.StopRequest) -> bool:
     """Train until the last step, ``stop_after_steps``, or Ctrl-C; return whether Ctrl-C
     stopped it."""
     config = run.config
-    stop_at = run.total_steps
-    if config.stop_after_steps is not None:
-        stop_at = min(stop_at, config.stop_after_steps)
-    bar = tqdm(
-        total=run.total_steps,
-        initial=state.step,
-        unit="step",
-        desc=config.model,
-        disable=None if (config.progress and run.context.is_main) else True,
-        leave=False,
-    )
+    stop_at = runtime.last_step(run.total_steps, config.stop_after_steps)
+    show = config.progress and run.context.is_main
+    bar = runtime.step_bar(run.total_steps, state.step, config.model, show)
     state.clock = time.perf_counter()
     state.bad_at = torch.full((), -1, dtype=torch.long, device=run.device)
-    while state.step < stop_at and not stop_requested(run, stop):
+    while state.step < stop_at and not runtime.stop_agreed(stop, run.context, run.device):
         train_step(run, state)
         bar.update(1)
         if run.device.type == "cpu":  # free on the CPU; on a GPU it would wait for the step
@@ -337,16 +321,6 @@ def loop(run: Run, state: State, stop: runtime.StopRequest) -> bool:
         tick(state)
         save(run, state, "last.pt")
     return stop.requested
-
-
-def stop_requested(run: Run, stop: runtime.StopRequest) -> bool:
-    """Whether Ctrl-C was pressed, agreed among all processes of a data-parallel run (they
-    must stop at the same step)."""
-    if not run.context.active:
-        return stop.requested
-    flag = torch.tensor(float(stop.requested), device=run.device)
-    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-    return bool(flag)
 
 
 def batch_for_step(run: Run, step: int) -> tuple[torch.Tensor, torch.Tensor]:

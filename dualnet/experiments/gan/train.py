@@ -36,7 +36,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from dualnet.experiments import resume, runs, runtime
 from dualnet.experiments.gan import plots
@@ -145,14 +144,8 @@ def train(config: GanConfig, digits: Digits | None = None) -> GanResult:
 
 def setup(config: GanConfig, digits: Digits | None, context: runtime.DistributedContext) -> Run:
     """Device, digits, the two networks and their optimizers, fixed noise, run directory."""
-    device = runtime.resolve_device(config.device, context.local_rank)
-    if device.type == "cpu":
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    if config.batch_size % context.world_size:
-        raise ConfigError(
-            f"batch_size {config.batch_size} must divide evenly among "
-            f"{context.world_size} processes"
-        )
+    device = runtime.training_device(config.device, context)
+    runtime.check_batch_split(config.batch_size, context)
     if digits is None:
         digits = load_digits(config.data, config.data_root)
     images = digits.train[0]
@@ -170,8 +163,7 @@ def setup(config: GanConfig, digits: Digits | None, context: runtime.Distributed
             torch.distributed.broadcast(tensor, src=0)
     out_dir = Path(config.out_dir)
     if context.is_main:
-        hint = f"continue it with --resume {out_dir} or start a new one elsewhere with --out"
-        runs.open_run_dir(out_dir, resuming=bool(config.resume), hint=hint)
+        runs.open_training_dir(out_dir, resuming=bool(config.resume))
     betas = (config.beta1, config.beta2)
     return Run(
         config=config,
@@ -274,20 +266,12 @@ def loop(run: Run, state: State, stop: runtime.StopRequest) -> bool:
     """Train until the last step, ``stop_after_steps``, or Ctrl-C; return whether Ctrl-C
     stopped it."""
     config = run.config
-    stop_at = config.steps
-    if config.stop_after_steps is not None:
-        stop_at = min(stop_at, config.stop_after_steps)
-    bar = tqdm(
-        total=config.steps,
-        initial=state.step,
-        unit="step",
-        desc=f"{config.model} {config.loss}",
-        disable=None if (config.progress and run.context.is_main) else True,
-        leave=False,
-    )
+    stop_at = runtime.last_step(config.steps, config.stop_after_steps)
+    show = config.progress and run.context.is_main
+    bar = runtime.step_bar(config.steps, state.step, f"{config.model} {config.loss}", show)
     state.clock = time.perf_counter()
     state.bad_at = torch.full((), -1, dtype=torch.long, device=run.device)
-    while state.step < stop_at and not stop_requested(run, stop):
+    while state.step < stop_at and not runtime.stop_agreed(stop, run.context, run.device):
         train_step(run, state)
         bar.update(1)
         if run.device.type == "cpu":  # free on the CPU; on a GPU it would wait for the step
@@ -308,15 +292,6 @@ def loop(run: Run, state: State, stop: runtime.StopRequest) -> bool:
         tick(state)
         save(run, state)
     return stop.requested
-
-
-def stop_requested(run: Run, stop: runtime.StopRequest) -> bool:
-    """Whether Ctrl-C was pressed, agreed among all processes (they must stop together)."""
-    if not run.context.active:
-        return stop.requested
-    flag = torch.tensor(float(stop.requested), device=run.device)
-    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-    return bool(flag)
 
 
 def shard(run: Run, batch: torch.Tensor) -> torch.Tensor:
