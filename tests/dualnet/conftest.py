@@ -1,7 +1,9 @@
 """Fixtures shared by the application tests: one data cache for the whole session, so the
-embedded datasets are generated once."""
+embedded datasets are generated once, and a free port for the data-parallel tests."""
 
 from __future__ import annotations
+
+import socket
 
 import pytest
 
@@ -10,3 +12,11 @@ import pytest
 def session_cache(tmp_path_factory):
     """A data cache folder (``DUALNET_CACHE``) shared by every test of the session."""
     return tmp_path_factory.mktemp("dualnet-cache")
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A TCP port nobody listens on, for ``torchrun --master_port`` of a two-process test."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -6,7 +6,6 @@ import importlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from dataclasses import asdict, replace
@@ -138,14 +137,8 @@ def test_resuming_with_a_setting_that_changes_the_run_is_refused(tmp_path):
         caption_train.train(replace(config, hidden_dim=12, resume=resume), prepared)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
-def test_two_gloo_processes_train_the_same_run_as_one(tmp_path):
+def test_two_gloo_processes_train_the_same_run_as_one(tmp_path, free_port):
     # no batch norm and no randomness in the model: the averaged gradients of two half
     # batches are the gradient of the whole batch (the loss averages over the captions)
     config = make_config(
@@ -159,7 +152,7 @@ def test_two_gloo_processes_train_the_same_run_as_one(tmp_path):
         "-m",
         "torch.distributed.run",
         "--nproc_per_node=2",
-        f"--master_port={free_port()}",
+        f"--master_port={free_port}",
         "--master_addr=127.0.0.1",
         str(Path(__file__).resolve().parent / "caption_ddp_worker.py"),
         json.dumps(asdict(double)),

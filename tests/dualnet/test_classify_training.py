@@ -3,7 +3,6 @@ levels, and data-parallel training with two gloo processes."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from dataclasses import replace
@@ -175,14 +174,8 @@ def test_evaluating_a_checkpoint(tmp_path):
     assert (tmp_path / "figures" / "misclassified.png").exists()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
-def test_two_gloo_processes_compute_the_same_run_as_one(tmp_path):
+def test_two_gloo_processes_compute_the_same_run_as_one(tmp_path, free_port):
     # no batch norm (its statistics are per process) and no randomness in the model: then the
     # averaged gradients of two half batches equal the gradient of the whole batch
     changes = {"model": "fc2", "epochs": 2, "augment": True}
@@ -196,7 +189,7 @@ def test_two_gloo_processes_compute_the_same_run_as_one(tmp_path):
         "-m",
         "torch.distributed.run",
         "--nproc_per_node=2",
-        f"--master_port={free_port()}",
+        f"--master_port={free_port}",
         "--master_addr=127.0.0.1",
         str(Path(__file__).resolve().parent / "ddp_worker.py"),
         json.dumps(fields),

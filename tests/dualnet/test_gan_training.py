@@ -4,7 +4,6 @@ writes, refused input, and a short run that already beats the untrained generato
 import importlib
 import json
 import os
-import socket
 import subprocess
 import sys
 from dataclasses import asdict, replace
@@ -174,13 +173,7 @@ def test_a_short_run_already_beats_the_untrained_generator_clearly(tmp_path, dig
     assert sum(summary["class_histogram"]) == round(500 * summary["confident_fraction"])
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_two_gloo_processes_compute_the_same_step_as_one(tmp_path, digits, cache):
+def test_two_gloo_processes_compute_the_same_step_as_one(tmp_path, digits, cache, free_port):
     # The fully connected pair has no batch norm, and real digits, noise and the penalty's
     # interpolation weights are drawn for the global batch and split, so the averaged
     # gradients of two half batches are those of the whole batch, penalty included, up to
@@ -197,7 +190,7 @@ def test_two_gloo_processes_compute_the_same_step_as_one(tmp_path, digits, cache
     double = replace(single, out_dir=str(tmp_path / "double"))
     command = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-        f"--master_port={free_port()}", "--master_addr=127.0.0.1",
+        f"--master_port={free_port}", "--master_addr=127.0.0.1",
         str(Path(__file__).resolve().parent / "gan_ddp_worker.py"), json.dumps(asdict(double)),
     ]  # fmt: skip
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "DUALNET_CACHE": str(cache)}
