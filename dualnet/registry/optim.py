@@ -2,6 +2,12 @@
 
 An update rule has no backward pass to check. Its entry's one output is the trajectory of the
 parameters over 25 steps of a fixed gradient sequence, which both backends must reproduce.
+
+``reference_numpy/solver.py`` and ``reference_numpy/captioning_solver.py`` have no entry and no
+``torch_impl`` twin: they are training loops, not components (no forward or backward pass to
+hold against another). Their PyTorch counterparts are ``torch.optim`` (checked here, rule by
+rule) and the applications' training runs; ``tests/dualnet/test_caption_training.py`` holds the
+``CaptioningSolver`` to torch's Adam, step for step.
 """
 
 from __future__ import annotations
