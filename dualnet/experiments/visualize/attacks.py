@@ -6,10 +6,10 @@ images, after one FGSM step of size :math:`\epsilon`, and after PGD (``steps`` s
 stronger attack: its accuracy is at most FGSM's.
 
 Also ``targeted_pgd_success``: the share of images that targeted PGD (the same steps,
-descending the target's loss) moves to a random wrong class, drawn as ``fool`` draws them. It
-says how large a change the network needs before it names a chosen class, whatever the
-method: ``fool`` cannot get there with a smaller largest change than PGD's budget, except by
-luck of its path.
+descending the target's loss) moves to a random wrong class, drawn as ``fool`` draws them.
+PGD spends the whole budget on every pixel, so its success says how large a change the network
+needs before it names a chosen class: the figure to hold a fooling image's largest change
+against.
 
 The summary reports the budget ``eps`` (8/255 by default); the figure, accuracy and targeted
 success against :math:`\epsilon`.
@@ -31,10 +31,9 @@ def accuracy(methods, X, labels) -> float:
     return float((methods.scores(X).argmax(dim=1) == labels).float().mean())
 
 
-def attack_accuracies(methods, X, labels, targets, eps: float, generator) -> dict:
-    """Clean, FGSM and PGD accuracy at budget ``eps``, and targeted PGD's success (the share
-    of images classified as their ``targets``)."""
-    clean = accuracy(methods, X, labels)
+def attack_accuracies(methods, X, labels, targets, eps: float, clean: float, generator) -> dict:
+    """Clean (given), FGSM and PGD accuracy at budget ``eps``, and targeted PGD's success (the
+    share of images classified as their ``targets``)."""
     if eps == 0:
         return {
             "clean_accuracy": clean,
@@ -63,9 +62,10 @@ def run_attack(network, inputs, eps: float, generator):
         )
     methods = methods_for(network)
     X, labels = inputs.images, inputs.labels
+    clean = accuracy(methods, X, labels)
     targets = random_wrong_targets(labels, len(network.classes), generator)
     curve = {
-        e: attack_accuracies(methods, X, labels, targets, e, generator)
+        e: attack_accuracies(methods, X, labels, targets, e, clean, generator)
         for e in sorted({*EPSILONS, eps})
     }
     summary = {"eps": eps, **curve[eps], "pgd_steps": PGD_STEPS, "n_images": len(inputs.images)}
