@@ -124,18 +124,25 @@ def make_fooling_image(
 
 def _softmax_minus_onehot(model, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     r"""The gradient of :math:`\sum_n -\log p_{n, y_n}` with respect to the scores:
-    :math:`p - \text{onehot}(y)`, ``(N, K)``."""
+    :math:`p - \text{onehot}(y)`, ``(N, K)``. For a mask ``y`` ``(N, K)`` of accepted classes
+    :math:`A_n`, the loss is :math:`\sum_n -\log \sum_{k \in A_n} p_{nk}` and the gradient
+    :math:`p_{nk} - [k \in A_n]\, p_{nk} / \sum_{j \in A_n} p_{nj}` (one class: the same)."""
     probe = np.zeros((len(X), model.num_classes), dtype=X.dtype)
     scores, _ = model.input_gradient(X, probe)
     shifted = scores - scores.max(axis=1, keepdims=True)
     probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    if np.ndim(y) == 2:
+        accepted = probs * y
+        return (probs - accepted / accepted.sum(axis=1, keepdims=True)).astype(X.dtype)
     probs[np.arange(len(X)), y] -= 1
     return probs.astype(X.dtype)
 
 
 def loss_gradient(model, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     r"""The gradient of the summed cross-entropy :math:`\sum_n -\log p_{n, y_n}` with respect to
-    ``X``: the upstream gradient of the scores is :math:`p - \text{onehot}(y)`."""
+    ``X``: the upstream gradient of the scores is :math:`p - \text{onehot}(y)`. ``y`` is
+    ``(N,)`` labels or an ``(N, K)`` boolean mask of the classes that count as right, whose
+    loss is :math:`-\log` of their summed probability (see :func:`_softmax_minus_onehot`)."""
     return model.input_gradient(X, _softmax_minus_onehot(model, X, y))[1]
 
 

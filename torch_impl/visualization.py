@@ -168,9 +168,17 @@ def make_fooling_image(
 
 
 def loss_gradient(model, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """:math:`\\partial L / \\partial X` of the mean cross-entropy loss of ``X`` for ``y``."""
+    r""":math:`\partial L / \partial X` of the summed cross-entropy :math:`L = \sum_n -\log
+    p_{n, y_n}`. ``y`` is ``(N,)`` labels or an ``(N, K)`` boolean mask of the classes that
+    count as right: then :math:`L = \sum_n -\log \sum_{k \in A_n} p_{nk}`, which an attack
+    raises only by leaving all of them (a tabby that becomes a 'tiger cat' is no success)."""
     X = X.detach().clone().requires_grad_(True)
-    loss = F.cross_entropy(model(X), y.long(), reduction="sum")
+    scores = model(X)
+    if y.ndim == 2:
+        accepted = scores.masked_fill(~y.bool().to(scores.device), float("-inf"))
+        loss = (scores.logsumexp(dim=1) - accepted.logsumexp(dim=1)).sum()
+    else:
+        loss = F.cross_entropy(scores, y.long().to(scores.device), reduction="sum")
     (dX,) = torch.autograd.grad(loss, X)
     return dX
 

@@ -18,9 +18,9 @@ import time
 
 import torch
 
+from dualnet.experiments.networks import load_network
 from dualnet.experiments.visualize import attacks, class_visualization, fooling, saliency
 from dualnet.experiments.visualize.images import load_inputs
-from dualnet.experiments.visualize.networks import load_network
 
 started = time.perf_counter()
 network = load_network("embedded", device="cpu", progress=False)

@@ -10,11 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
+from dualnet.experiments.networks import Network
 from dualnet.experiments.options import ConfigError
 from dualnet.experiments.style import config as cfg
 from dualnet.experiments.style import features, images, measures, transfer
 from dualnet.experiments.style.losses import make_targets, objective
-from dualnet.experiments.visualize.networks import Network
 
 pytestmark = pytest.mark.style
 

@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from dualnet import cli
-from dualnet.data import embedded, load_images
-from dualnet.experiments.visualize import networks, saliency
+from dualnet.data import load_images
+from dualnet.experiments.visualize import saliency
 
 pytestmark = [pytest.mark.visualization, pytest.mark.cli]
 
@@ -196,21 +196,3 @@ def test_the_imagenet_network_offline_says_what_to_fetch(monkeypatch, tmp_path, 
     assert cli.main(["visualize", "saliency", "--model", "squeezenet", "--out", "s"]) == 1
     err = capsys.readouterr().err
     assert "squeezenet1_1-b8a52dc0.pth" in err and "--weights FILE" in err
-
-
-def test_the_stand_in_is_built_once_and_cached(monkeypatch, tmp_path):
-    monkeypatch.setenv("DUALNET_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(embedded, "SIZES", (40, 10, 10))
-    real = networks.classify_config.make_config
-
-    def tiny(*args, **settings):
-        return real(*args, **{**settings, "epochs": 1, "batch_size": 20, "image_size": 32})
-
-    monkeypatch.setattr(networks.classify_config, "make_config", tiny)
-    first = networks.load_network("embedded", device="cpu", progress=False)
-    stamp = (networks.stand_in_dir() / "last.pt").stat().st_mtime_ns
-    second = networks.load_network("embedded", device="cpu", progress=False)
-    assert (networks.stand_in_dir() / "last.pt").stat().st_mtime_ns == stamp  # not retrained
-    assert first.classes == list(embedded.CLASSES) and second.image_size == 32
-    X = torch.rand(2, 3, 32, 32)
-    assert torch.equal(first.model(X), second.model(X))

@@ -40,7 +40,7 @@ EXTRA = {
         Flag("--learning-rate", Range(float, 0, low_open=True), 1.0, "L2 step, pixel units"),
         Flag("--max-iter", Range(int, 1), 100, "most ascent steps per image"),
     ],
-    "attack": [Flag("--eps", Range(float, 0, 1), 8 / 255, "L-infinity budget, pixel units")],
+    "attack": [Flag("--eps", Range(float, 0, 1), 2 / 255, "L-infinity budget, pixel units")],
     "classes": [
         Flag("--learning-rate", Range(float, 0, low_open=True), 5.0, "L2 step, pixel units"),
         Flag("--iterations", Range(int, 1), 100, "ascent steps"),
@@ -77,17 +77,26 @@ def add_commands(commands) -> None:
 def add_common_flags(parser, action: str) -> None:
     parser.add_argument(
         "--model",
-        default="embedded",
-        help="embedded (the stand-in, built on first use), squeezenet (ImageNet weights), or "
-        "a classification run directory or checkpoint (embedded)",
+        default="efficientnet-lite0",
+        help="efficientnet-lite0 (ImageNet weights, installed with dualnet), squeezenet (the "
+        "course's network: torch.hub's cache, a download or --weights), embedded (the stand-in "
+        "trained on the embedded shapes, built on first use), or a classification run "
+        "directory or checkpoint (efficientnet-lite0)",
     )
-    parser.add_argument("--weights", help="with --model squeezenet: the downloaded weights file")
+    parser.add_argument(
+        "--weights", help="with an ImageNet --model: a weights file to use instead of its own"
+    )
     parser.add_argument(
         "--backend",
         choices=("torch", "numpy"),
         help="numpy needs a NumPy classification run as --model (default: the model's)",
     )
-    parser.add_argument("--images", nargs="+", help="image files, or one imagenet_val_25.npz")
+    parser.add_argument(
+        "--images",
+        nargs="+",
+        help="image files, or one imagenet_val_25.npz (the bundled photographs for an ImageNet "
+        "network, the embedded test images for an embedded one)",
+    )
     parser.add_argument(
         "--n-images",
         type=Range(int, 1).parser(),
@@ -139,8 +148,8 @@ def run_action(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
 
 def compute(args: argparse.Namespace) -> tuple[dict, object]:
     """Load the network and images, run the action; the summary and the figure."""
+    from dualnet.experiments.networks import load_network
     from dualnet.experiments.visualize.images import load_inputs
-    from dualnet.experiments.visualize.networks import load_network
 
     started = time.perf_counter()
     network = load_network(args.model, args.weights, args.device)

@@ -7,8 +7,10 @@ SqueezeNet the scores leave a ReLU, and a class whose score map is below zero ev
 a score gradient of zero, so the course's ascent never starts for it. The log-probability's
 gradient also pushes the winning class down. ``--objective score`` gives the course's.
 
-The summary: ``success_rate``, ``mean_iterations`` (of the fooled images) and
-``mean_linf``, the mean largest pixel change, in pixel units (1 = black to white).
+The summary: ``success_rate``, ``mean_iterations`` (of the fooled images),
+``mean_abs_change`` (the mean absolute change of a pixel value, over all images) and
+``mean_linf`` (the mean of each image's largest change), in pixel units: 1 is black to
+white, 1/255 one grey level of an 8-bit image.
 """
 
 from __future__ import annotations
@@ -45,10 +47,12 @@ def run_fooling(
         targets = torch.full_like(labels, target)
     fooled, iterations = methods.fooling(X, targets, learning_rate, max_iter, objective)
     success = iterations <= max_iter
-    linf = (fooled - X).flatten(1).abs().amax(dim=1)
+    change = (fooled - X).flatten(1).abs()
+    linf = change.amax(dim=1)
     summary = {
         "success_rate": float(success.float().mean()),
         "mean_iterations": float(iterations[success].float().mean()) if success.any() else None,
+        "mean_abs_change": float(change.mean()),
         "mean_linf": float(linf.mean()),
         "max_linf": float(linf.max()),
         "learning_rate": learning_rate,
@@ -61,15 +65,25 @@ def run_fooling(
     return summary, fooling_figure(X, fooled, captions)
 
 
+def magnification(change: torch.Tensor) -> int:
+    """How many times to magnify a difference so that its largest value shows as about half
+    the grey range: 10 as in the course, more for smaller changes."""
+    largest = float(change.abs().max())
+    return max(10, int(0.5 / largest)) if largest > 0 else 10
+
+
 def fooling_figure(original, fooled, captions) -> Figure:
-    """Original, fooled, and their difference magnified ten times, with the predictions."""
+    """Original, fooled, and their difference magnified (x10 or more, the same for every
+    row), with the predictions."""
     count = min(FIGURE_IMAGES, len(original))
+    times = magnification(fooled[:count] - original[:count])
     figure = Figure(figsize=(6.4, 2.1 * count), layout="constrained")
     axes = figure.subplots(count, 3, squeeze=False)
     for i in range(count):
-        difference = (10 * (fooled[i] - original[i]) + 0.5).clamp(0, 1)
+        difference = (times * (fooled[i] - original[i]) + 0.5).clamp(0, 1)
         panels = (original[i], fooled[i], difference)
-        titles = (f"original: {captions[i][0]}", f"fooled: {captions[i][1]}", "difference x10")
+        titles = (f"original: {captions[i][0]}", f"fooled: {captions[i][1]}",
+                  f"difference x{times}")  # fmt: skip
         for axis, panel, title in zip(axes[i], panels, titles, strict=True):
             axis.imshow(panel.permute(1, 2, 0).numpy())
             axis.set_title(title, fontsize=8)

@@ -1,8 +1,13 @@
-"""The images to look at: files, the classic ``imagenet_val_25.npz``, or the embedded test set.
+"""The images to look at: files, the classic ``imagenet_val_25.npz``, the bundled
+photographs, or the embedded test set.
 
 Every source gives an :class:`Inputs`: float pixels in [0, 1] of shape ``(N, 3, S, S)`` at the
 network's input size ``S``, the true labels when they are known in the network's classes, and,
-for the embedded test images, the masks of their objects (so that explanations can be scored).
+where known, where the objects are (so that explanations can be scored): the hand-annotated
+boxes of the photographs (:mod:`dualnet.data.photos`), the masks of the embedded shapes.
+
+With no ``--images``, an ImageNet network looks at the photographs and an embedded network at
+the embedded test images.
 """
 
 from __future__ import annotations
@@ -12,25 +17,48 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+
+from dualnet.data import photos
+from dualnet.data.photos import resize_and_crop
 
 
 @dataclass
 class Inputs:
     """Images ``(N, 3, S, S)`` in [0, 1] (float32), labels ``(N,)`` in the network's classes
     (``None`` when unknown), object masks ``(N, S, S)`` (``None`` when unknown), and a name
-    per image."""
+    per image. ``accepted`` lists, per image, the classes that count as right (a tabby is
+    also ImageNet's 'tiger cat'); ``None`` when only the label does."""
 
     images: torch.Tensor
     labels: torch.Tensor | None
     masks: torch.Tensor | None
     names: list[str]
+    accepted: list[list[int]] | None = None
+
+    def correct(self, predictions: torch.Tensor) -> torch.Tensor:
+        """Whether each prediction ``(N,)`` is right: the label or an accepted class."""
+        if self.accepted is None:
+            return predictions == self.labels
+        pairs = zip(predictions.tolist(), self.accepted, strict=True)
+        return torch.tensor([predicted in accepted for predicted, accepted in pairs])
+
+    def right_classes(self, num_classes: int) -> torch.Tensor:
+        """What an untargeted attack moves away from: the labels ``(N,)``, or with accepted
+        classes a boolean mask ``(N, num_classes)`` of them."""
+        if self.accepted is None:
+            return self.labels
+        mask = torch.zeros(len(self.accepted), num_classes, dtype=torch.bool)
+        for row, accepted in enumerate(self.accepted):
+            mask[row, accepted] = True
+        return mask
 
 
 def load_inputs(sources: list[str] | None, network, count: int) -> Inputs:
     """The first ``count`` images of ``sources`` (files Pillow reads, or one ``.npz`` in the
     ``imagenet_val_25`` layout), or of the embedded test set when ``sources`` is empty."""
     if not sources:
+        if network.data == "imagenet":
+            return photo_inputs(network, count)
         return embedded_inputs(network, count)
     if len(sources) == 1 and sources[0].endswith(".npz"):
         return npz_inputs(Path(sources[0]), network, count)
@@ -51,6 +79,12 @@ def embedded_inputs(network, count: int) -> Inputs:
     return Inputs(images, labels[:count] if known else None, splits.test_masks[:count], names)
 
 
+def photo_inputs(network, count: int) -> Inputs:
+    """The first ``count`` bundled photographs, with their ImageNet labels and boxes."""
+    chosen = photos.photo_set(network.image_size, list(photos.PHOTOS)[:count])
+    return Inputs(chosen.images, chosen.labels, chosen.masks, chosen.names, chosen.accepted)
+
+
 def read_image(path: Path, size: int) -> torch.Tensor:
     """An image file as ``(3, size, size)`` pixels in [0, 1]: converted to RGB (grayscale and
     RGBA too), its shorter side resized to ``size``, centre-cropped."""
@@ -64,17 +98,6 @@ def read_image(path: Path, size: int) -> torch.Tensor:
     except (UnidentifiedImageError, OSError) as error:
         raise ValueError(f"--images: cannot read {path} as an image ({error})") from None
     return resize_and_crop(torch.from_numpy(rgb).permute(2, 0, 1), size)
-
-
-def resize_and_crop(image: torch.Tensor, size: int) -> torch.Tensor:
-    """``(3, H, W)`` to ``(3, size, size)``: the shorter side to ``size`` (bilinear, with
-    antialiasing), then the centre."""
-    height, width = image.shape[1:]
-    scale = size / min(height, width)
-    new = (max(size, round(height * scale)), max(size, round(width * scale)))
-    resized = F.interpolate(image[None], size=new, mode="bilinear", antialias=True)[0]
-    top, left = (new[0] - size) // 2, (new[1] - size) // 2
-    return resized[:, top : top + size, left : left + size].clamp(0, 1)
 
 
 def npz_inputs(path: Path, network, count: int) -> Inputs:

@@ -26,13 +26,15 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from dualnet.experiments.networks import random_copy
 from dualnet.experiments.visualize.methods import methods_for
-from dualnet.experiments.visualize.networks import random_copy
 
 FIGURE_IMAGES = 8
-SMOOTHGRAD_SAMPLES = 16
+SMOOTHGRAD_SAMPLES = 12
 SMOOTHGRAD_NOISE = 0.1
-IG_STEPS = 32
+IG_STEPS = 64
+"""Midpoint-rule points of integrated gradients: with 32, the attributions of Lite0 on the
+photographs add up to their score difference only within 74 % (64: 15 %, 128: 13 %)."""
 POINTING_GAME_TOLERANCE = 15 / 224
 """The pointing game's tolerance as a share of the image side (15 pixels at 224)."""
 
@@ -73,22 +75,25 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((x * y).sum() / (x.norm() * y.norm()).clamp_min(1e-12))
 
 
-def explanation_maps(methods, X, y, draws) -> dict[str, torch.Tensor]:
+def explanation_maps(methods, X, y, draws) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """The three maps ``(N, H, W)`` of each image: saliency, SmoothGrad, and the integrated
-    gradients' largest absolute attribution over the channels."""
-    return {
+    gradients' largest absolute attribution over the channels; and those attributions
+    ``(N, C, H, W)``."""
+    attributions = methods.integrated_gradients(X, y, IG_STEPS)
+    maps = {
         "saliency": methods.saliency(X, y),
         "smoothgrad": methods.smoothgrad(X, y, draws, SMOOTHGRAD_NOISE),
-        "ig": methods.integrated_gradients(X, y, IG_STEPS).abs().amax(1),
+        "ig": attributions.abs().amax(1),
     }
+    return maps, attributions
 
 
 def run_saliency(network, inputs, generator: torch.Generator) -> tuple[dict, Figure]:
     methods = methods_for(network)
     X, y = inputs.images, explained_classes(methods, inputs)
     draws = torch.randn((SMOOTHGRAD_SAMPLES, *X.shape), generator=generator)
-    maps = explanation_maps(methods, X, y, draws)
-    random_maps = explanation_maps(methods_for(random_copy(network)), X, y, draws)
+    maps, attributions = explanation_maps(methods, X, y, draws)
+    random_maps, _ = explanation_maps(methods_for(random_copy(network)), X, y, draws)
     summary = {"n_images": len(X)}
     for method, prefix in (("saliency", ""), ("smoothgrad", "smoothgrad_"), ("ig", "ig_")):
         if inputs.masks is not None:
@@ -102,11 +107,11 @@ def run_saliency(network, inputs, generator: torch.Generator) -> tuple[dict, Fig
         summary[f"{prefix}randomization_rank_correlation"] = float(
             np.mean([spearman(a, b) for a, b in pairs])
         )
+    summary["ig_completeness_error"] = completeness_error(methods, X, y, attributions)
     shown = slice(0, FIGURE_IMAGES)
-    attributions = methods.integrated_gradients(X[shown], y[shown], IG_STEPS)
-    summary["ig_completeness_error"] = completeness_error(methods, X[shown], y[shown], attributions)
     names = [network.classes[k] for k in y[shown].tolist()]
-    figure = saliency_figure(X[shown], [m[shown] for m in maps.values()], names)
+    masks = None if inputs.masks is None else inputs.masks[shown]
+    figure = saliency_figure(X[shown], [m[shown] for m in maps.values()], names, masks)
     return summary, figure
 
 
@@ -117,8 +122,10 @@ def completeness_error(methods, X, y, attributions) -> float:
     return float(gap.max() / (scores - baseline).abs().max().clamp_min(1e-12))
 
 
-def saliency_figure(images, rows: list[torch.Tensor], names: list[str]) -> Figure:
-    """Images over their saliency, SmoothGrad and integrated-gradient maps."""
+def saliency_figure(images, rows: list[torch.Tensor], names: list[str], masks=None) -> Figure:
+    """Images over their saliency, SmoothGrad and integrated-gradient maps; where the objects
+    are known, their outlines are drawn on every panel and a cross marks each map's maximum
+    (the point the pointing score checks)."""
     titles = ("image", "saliency", "SmoothGrad", "integrated gradients")
     columns = len(images)
     figure = Figure(figsize=(1.6 * columns, 6.8), layout="constrained")
@@ -128,6 +135,12 @@ def saliency_figure(images, rows: list[torch.Tensor], names: list[str]) -> Figur
         axes[0, j].set_title(names[j], fontsize=8)
         for i, row in enumerate(rows, start=1):
             axes[i, j].imshow(row[j].numpy(), cmap="hot")
+            peak = divmod(int(row[j].argmax()), row[j].shape[-1])
+            axes[i, j].plot(peak[1], peak[0], marker="+", color="cyan", markersize=8)
+        if masks is not None:
+            for i in range(4):
+                axes[i, j].contour(masks[j].float().numpy(), levels=[0.5], colors="cyan",
+                                   linewidths=0.8)  # fmt: skip
     for (i, j), axis in np.ndenumerate(axes):
         axis.set_xticks([])
         axis.set_yticks([])
