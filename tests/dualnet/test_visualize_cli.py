@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from dualnet import cli
-from dualnet.data import load_images
+from dualnet.data import embedded, load_images
 from dualnet.experiments.visualize import saliency
 
 pytestmark = [pytest.mark.visualization, pytest.mark.cli]
