@@ -27,11 +27,11 @@ NUMBERS = {
     # flag: (setting, help)
     "--image-size": ("image_size", "shorter side of the content image and the result"),
     "--style-size": ("style_size", "shorter side of the style image"),
-    "--content-layer": ("content_layer", "feature layer of the content loss (3)"),
+    "--content-layer": ("content_layer", "feature layer of the content loss (Lite0: 2)"),
     "--content-weight": ("content_weight", "weight of the content loss"),
     "--tv-weight": ("tv_weight", "weight of the total-variation loss"),
     "--steps": ("steps", "optimiser steps (200)"),
-    "--lr": ("lr", "Adam's learning rate, in normalised image units (3.0)"),
+    "--lr": ("lr", "Adam's learning rate, in normalised image units (Lite0: 0.3)"),
     "--decayed-lr": ("decayed_lr", "Adam's learning rate from --decay-at on (0.1)"),
     "--decay-at": ("decay_at", "first step at --decayed-lr (90%% of the steps: 180 of 200)"),
     "--seed": ("seed", "seed of the random start (0)"),
@@ -71,24 +71,39 @@ def add_commands(commands) -> None:
 def presets_text() -> str:
     """The epilog of every action's ``--help``: the presets' sizes and weights."""
     lines = ["presets (the course notebook's settings; starry-night gives the defaults):"]
-    for name, preset in cfg.PRESETS.items():
-        weights = " ".join(f"{w:g}" for w in preset.style_weights)
+    for model in cfg.NETWORK_LAYERS:
+        layers = cfg.network_layers(model)
+        style_layers = " ".join(str(i) for i in layers.style_layers)
         lines.append(
-            f"  {name}: --image-size {preset.image_size} --style-size {preset.style_size} "
-            f"--content-weight {preset.content_weight:g} --style-weights {weights} "
-            f"--tv-weight {preset.tv_weight:g}"
+            f" --model {model}: --content-layer {layers.content_layer} --style-layers "
+            f"{style_layers} --lr {layers.lr:g} --decayed-lr {layers.decayed_lr:g}"
         )
+        for name in cfg.PRESETS:
+            values = cfg.defaults("transfer", name, model)
+            weights = " ".join(f"{w:.3g}" for w in values["style_weights"])
+            lines.append(
+                f"  {name}: --image-size {values['image_size']} --style-size "
+                f"{values['style_size']} --content-weight {values['content_weight']:.3g} "
+                f"--style-weights {weights} --tv-weight {values['tv_weight']:.3g}"
+            )
     return "\n".join(lines)
 
 
 def add_flags(parser, action: str) -> None:
-    from dualnet.experiments.style.images import STYLES
+    from dualnet.data.photos import PHOTOS
+    from dualnet.experiments.style.images import DEFAULT_CONTENT, STYLES, TEXTURES
 
-    parser.add_argument("--content", metavar="IMG", help="content image (the procedural scene)")
+    parser.add_argument(
+        "--content",
+        metavar="IMG|NAME",
+        help=f"content image, a bundled photograph ({', '.join(PHOTOS)}), or scene (the "
+        f"procedural scene) ({DEFAULT_CONTENT})",
+    )
     parser.add_argument(
         "--style",
         metavar="IMG|NAME",
-        help=f"style image, or one of {', '.join(STYLES)} (strokes)",
+        help=f"style image, a procedural style ({', '.join(STYLES)}) or a real texture "
+        f"({', '.join(TEXTURES)}) (strokes)",
     )
     parser.add_argument("--preset", choices=tuple(cfg.PRESETS), help="sizes and weights (below)")
     for flag, (setting, text) in NUMBERS.items():
@@ -100,7 +115,7 @@ def add_flags(parser, action: str) -> None:
         nargs="+",
         type=Range(int, 0).parser(),
         metavar="N",
-        help="feature layers of the style loss (1 4 6 7)",
+        help="feature layers of the style loss (Lite0: 0 3 4 5)",
     )
     parser.add_argument(
         "--style-weights",
@@ -113,11 +128,14 @@ def add_flags(parser, action: str) -> None:
         parser.add_argument(flag, dest=setting, choices=choices, help=text)
     parser.add_argument(
         "--model",
-        help="embedded (the SqueezeNet stand-in, built on first use), squeezenet (ImageNet "
-        "weights), random (seeded random weights), or a SqueezeNet classification run "
-        "(embedded)",
+        help="efficientnet-lite0 (ImageNet weights, installed with dualnet), squeezenet (the "
+        "course's network: torch.hub's cache, a download or --weights), embedded (the "
+        "SqueezeNet stand-in, built on first use), random (SqueezeNet with seeded random "
+        "weights), or a SqueezeNet classification run (efficientnet-lite0)",
     )
-    parser.add_argument("--weights", metavar="FILE", help="with --model squeezenet: the file")
+    parser.add_argument(
+        "--weights", metavar="FILE", help="with an ImageNet --model: a weights file to use"
+    )
     parser.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,

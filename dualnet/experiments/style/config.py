@@ -6,9 +6,11 @@ fixes (feature inversion has no style, texture synthesis no content; both start 
 then the settings given. The result is checked, and every message names the command-line
 flag of the setting it is about.
 
-The optimisation defaults are the course's: Adam at a learning rate of 3.0 (the image lives
-in normalised units, see :mod:`~dualnet.experiments.style.features`), decayed to 0.1 for the
-last tenth of the steps (step 180 of 200).
+The layers, weights and learning rates depend on the network (:data:`NETWORK_LAYERS`): on
+SqueezeNet they are the course's (Adam at a learning rate of 3.0, the image living in
+normalised units, see :mod:`~dualnet.experiments.style.features`; decayed to 0.1 for the last
+tenth of the steps), and EfficientNet-Lite0, the default network, has its own, chosen by
+receptive field and measured (see the style-transfer page of the docs).
 """
 
 from __future__ import annotations
@@ -22,11 +24,7 @@ MODES = ("transfer", "invert", "texture")
 OPTIMIZERS = ("adam", "lbfgs")
 LOSS_BACKENDS = ("torch", "numpy")
 INITS = ("content", "random")
-CONTENT_LAYER = 3
-STYLE_LAYERS = (1, 4, 6, 7)
-"""The course's layers of SqueezeNet 1.1's ``features``: the content layer is the second Fire
-module (128 channels at a quarter of the image size); the style layers are the first ReLU,
-the third Fire module, and the two Fire modules after the second pooling."""
+DEFAULT_MODEL = "efficientnet-lite0"
 
 
 @dataclass(frozen=True)
@@ -50,10 +48,49 @@ PRESETS = {
         192, 192, 6e-2, (300000, 1000, 15, 3), 2e-2, "Vincent van Gogh, The Starry Night"
     ),
 }
-"""The course's three settings (content layer 3, style layers 1, 4, 6, 7 in all three). The
-notebook's feature inversion and texture synthesis use the Starry Night weights, and so do the
-defaults here."""
+"""The course's three settings for SqueezeNet (content layer 3, style layers 1, 4, 6, 7 in
+all three). The notebook's feature inversion and texture synthesis use the Starry Night
+weights, and so do the defaults here."""
 DEFAULT_PRESET = "starry-night"
+
+
+@dataclass(frozen=True)
+class NetworkLayers:
+    """The layers a network's style transfer reads, with their weights in the default preset
+    (Starry Night) and Adam's learning rates. Another preset scales each weight by its ratio
+    to Starry Night's, so the course's three settings keep their differences on any network."""
+
+    content_layer: int
+    style_layers: tuple[int, ...]
+    style_weights: tuple[float, ...]
+    content_weight: float
+    tv_weight: float
+    lr: float
+    decayed_lr: float
+
+
+NETWORK_LAYERS = {
+    "squeezenet": NetworkLayers(3, (1, 4, 6, 7), (300000, 1000, 15, 3), 6e-2, 2e-2, 3.0, 0.1),
+    "efficientnet-lite0": NetworkLayers(
+        2, (0, 3, 4, 5), (570000, 52, 360, 280), 1e-2, 0.1, 0.3, 0.1
+    ),
+}
+"""SqueezeNet 1.1's are the course's: the content layer is the second Fire module (128
+channels at a quarter of the image size, receptive field 15 pixels); the style layers are the
+first ReLU and the Fire modules at receptive fields 23, 47 and 63 pixels. EfficientNet-Lite0's
+are chosen by the same receptive fields: content, layer 2 (24 channels at a quarter of the
+size, 11 pixels; layer 3, at 19 pixels, inverts to 16.6 dB against 20.0); style, the stem (3
+pixels) and blocks 3, 4 and 5 (19, 35 and 67 pixels). Lite0's weights make each style layer's
+loss about equal at the start, with the stem's a hundred times more (it carries the colours),
+and its learning rate is in its own normalised units (one unit is half the pixel range, where
+SqueezeNet's is 0.23 of it)."""
+
+
+def network_layers(model: str) -> NetworkLayers:
+    """The layers of ``--model``: Lite0's for ``efficientnet-lite0``, SqueezeNet's for every
+    other network (the stand-in, ``squeezenet``, ``random``, a SqueezeNet run)."""
+    return NETWORK_LAYERS.get(model, NETWORK_LAYERS["squeezenet"])
+
 
 FLAGS = {
     "mode": "ACTION",
@@ -118,19 +155,19 @@ class StyleConfig:
     preset: str | None = None
     image_size: int
     style_size: int
-    content_layer: int = CONTENT_LAYER
+    content_layer: int
     content_weight: float
-    style_layers: tuple[int, ...] = STYLE_LAYERS
+    style_layers: tuple[int, ...]
     style_weights: tuple[float, ...]
     tv_weight: float
     steps: int = 200
     optimizer: str = "adam"
-    lr: float = 3.0
-    decayed_lr: float = 0.1
+    lr: float
+    decayed_lr: float
     decay_at: int | None = None
     init: str
     loss_backend: str = "torch"
-    model: str = "embedded"
+    model: str = DEFAULT_MODEL
     weights: str | None = None
     device: str = "auto"
     seed: int = 0
@@ -185,25 +222,33 @@ class StyleConfig:
                 raise ConfigError(f"--style-weights: weight {position + 1} {problem}")
 
 
-def defaults(mode: str = "transfer", preset: str | None = None) -> dict:
-    """The settings ``mode`` starts from: the sizes and weights of ``preset`` (Starry Night
-    when ``None``), with the style weights set to 0 for ``invert`` and the content weight to 0
-    for ``texture``; both of those start from noise, ``transfer`` from the content image."""
+def defaults(mode: str = "transfer", preset: str | None = None, model: str = DEFAULT_MODEL) -> dict:
+    """The settings ``mode`` starts from on ``model``: its layers and learning rates
+    (:func:`network_layers`), the sizes of ``preset`` (Starry Night when ``None``) and its
+    weights carried over to the network's layers, with the style weights set to 0 for
+    ``invert`` and the content weight to 0 for ``texture``; both of those start from noise,
+    ``transfer`` from the content image."""
     if mode not in MODES:
         raise ConfigError(f"ACTION must be one of {', '.join(MODES)}, got {mode!r}")
     if preset is not None and preset not in PRESETS:
         raise ConfigError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
-    chosen = PRESETS[preset or DEFAULT_PRESET]
+    chosen, base = PRESETS[preset or DEFAULT_PRESET], PRESETS[DEFAULT_PRESET]
+    layers = network_layers(model)
+    ratios = [c / b for c, b in zip(chosen.style_weights, base.style_weights, strict=True)]
     values = {
         "image_size": chosen.image_size,
         "style_size": chosen.style_size,
-        "content_weight": chosen.content_weight,
-        "style_weights": chosen.style_weights,
-        "tv_weight": chosen.tv_weight,
+        "content_layer": layers.content_layer,
+        "style_layers": layers.style_layers,
+        "content_weight": layers.content_weight * chosen.content_weight / base.content_weight,
+        "style_weights": tuple(w * r for w, r in zip(layers.style_weights, ratios, strict=True)),
+        "tv_weight": layers.tv_weight * chosen.tv_weight / base.tv_weight,
+        "lr": layers.lr,
+        "decayed_lr": layers.decayed_lr,
         "init": "content" if mode == "transfer" else "random",
     }
     if mode == "invert":
-        values["style_weights"] = (0.0,) * len(STYLE_LAYERS)
+        values["style_weights"] = (0.0,) * len(layers.style_layers)
     if mode == "texture":
         values["content_weight"] = 0.0
     return values
@@ -230,7 +275,7 @@ def make_config(mode: str = "transfer", preset: str | None = None, **settings) -
             f"{FLAGS[fixed]}: {mode} sets it to 0 ({FLAGS[fixed]} {chosen[fixed]!r} was "
             "given); use the transfer action to weigh both content and style"
         )
-    values = {**defaults(mode, preset), **chosen}
+    values = {**defaults(mode, preset, chosen.get("model", DEFAULT_MODEL)), **chosen}
     if mode == "invert" and "style_layers" in chosen:
         values["style_weights"] = (0.0,) * len(chosen["style_layers"])
     for name in ("style_layers", "style_weights"):

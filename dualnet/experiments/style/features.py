@@ -1,11 +1,11 @@
-r"""The fixed feature extractor of style transfer: SqueezeNet 1.1's ``features``, frozen.
+r"""The fixed feature extractor of style transfer: a network's feature layers, frozen.
 
 :func:`load_features` gives a :class:`FeatureNet` for ``--model``:
 
-``embedded`` (the default), ``squeezenet``, or a classification run
-    The network of :func:`dualnet.experiments.visualize.networks.load_network` (the offline
-    stand-in, the ImageNet weights, or any PyTorch SqueezeNet run); its ``features`` and its
-    own mean and standard deviation.
+``efficientnet-lite0`` (the default), ``squeezenet``, ``embedded``, or a classification run
+    The network of :func:`dualnet.experiments.networks.load_network` (EfficientNet-Lite0 with
+    its shipped ImageNet weights, the course's SqueezeNet, the offline stand-in, or any
+    PyTorch SqueezeNet run); its ``features`` and its own mean and standard deviation.
 ``random``
     torchvision's SqueezeNet 1.1 with seeded random weights (its default initialisation) and
     ImageNet's mean and standard deviation: no training, no download. Random convolutional
@@ -28,11 +28,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from dualnet.experiments import networks
 from dualnet.experiments.options import ConfigError
 from torch_impl.style_transfer import extract_features
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 RANDOM_SEED = 0
 """Seed of the ``random`` network's weights."""
 
@@ -50,6 +49,8 @@ class FeatureNet:
     mean: torch.Tensor
     std: torch.Tensor
     device: torch.device
+    build_seconds: float = 0.0
+    """The time spent building the network in this call (a stand-in; 0 when cached)."""
 
     def normalise(self, pixels: torch.Tensor) -> torch.Tensor:
         r""":math:`z = (x - \mu) / \sigma`, pixels ``(N, 3, H, W)`` in [0, 1]."""
@@ -95,31 +96,34 @@ def random_squeezenet(device: torch.device, seed: int = RANDOM_SEED) -> FeatureN
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = torchvision.models.squeezenet1_1()
-    return feature_net("random", model.features, IMAGENET_MEAN, IMAGENET_STD, device)
+    mean, std = networks.IMAGENET_MEAN, networks.IMAGENET_STD
+    return feature_net("random", model.features, mean, std, device)
 
 
 def from_network(network) -> FeatureNet:
-    """The ``features`` of a network of ``visualize.networks``: a PyTorch SqueezeNet."""
+    """The ``features`` of a network of :mod:`dualnet.experiments.networks`: a PyTorch network
+    with a ``features`` sequence of layers (Lite0, SqueezeNet)."""
     model = getattr(network.model, "model", None)
     layers = getattr(model, "features", None)
     if network.backend != "torch" or not isinstance(layers, nn.Sequential):
         raise ConfigError(
-            f"--model {network.name}: style transfer needs a PyTorch SqueezeNet (a network with "
-            f"a `features` sequence of layers), got a {network.backend} "
+            f"--model {network.name}: style transfer needs a PyTorch network with a `features` "
+            f"sequence of layers (EfficientNet-Lite0, SqueezeNet), got a {network.backend} "
             f"{type(model).__name__}; train one with "
             "`dualnet classify train --model squeezenet1_1`, or use --model random"
         )
-    return feature_net(network.name, layers, network.mean, network.std, network.device)
+    net = feature_net(network.name, layers, network.mean, network.std, network.device)
+    net.build_seconds = network.build_seconds
+    return net
 
 
 def load_features(model: str, weights: str | None = None, device: str = "auto") -> FeatureNet:
     """The frozen features for ``--model`` (see the module docstring)."""
     from dualnet.experiments import runtime
-    from dualnet.experiments.visualize.networks import load_network
 
     if model == "random":
         return random_squeezenet(runtime.resolve_device(device))
-    return from_network(load_network(model, weights, device))
+    return from_network(networks.load_network(model, weights, device))
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ Every image here is a float tensor of pixels in [0, 1], shape ``(3, H, W)``.
   ``stripes`` (diagonal bands at :data:`STRIPES_ANGLE`), ``mosaic`` (Voronoi tiles with dark
   grout) and ``strokes`` (short brush strokes following a swirling flow).
 
-:func:`load_content` and :func:`load_style` choose between them for the command line.
+:func:`load_content` and :func:`load_style` choose between them and the bundled photographs
+and textures (:mod:`dualnet.data.photos`) for the command line.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dualnet.data import embedded
+from dualnet.data import embedded, photos
 from dualnet.experiments.options import ConfigError
 
 SCENE_SIZE = 192
@@ -216,19 +217,38 @@ def strokes(size: int, seed: int = 0) -> torch.Tensor:
 
 STYLES = {"stripes": stripes, "mosaic": mosaic, "strokes": strokes}
 """The procedural styles, by name: ``STYLES[name](size, seed=0) -> (3, size, size)``."""
+TEXTURES = tuple(photos.TEXTURES)
+"""The real textures (``brick``, ``grass``, ``gravel``: photographs scikit-image ships)."""
+DEFAULT_CONTENT = "chelsea"
+"""The content photograph when ``--content`` is not given (a bundled photograph)."""
+SCENE = "scene"
+"""The ``--content`` name of the procedural scene."""
+
+
+def bundled_photo(name: str, size: int) -> torch.Tensor:
+    """A bundled photograph or texture (:mod:`dualnet.data.photos`) with its shorter side
+    resized to ``size``."""
+    pixels = photos.read_photo(name).copy()
+    return resize_shorter(torch.from_numpy(pixels).permute(2, 0, 1).float() / 255, size)
 
 
 def load_style(spec: str, size: int) -> tuple[torch.Tensor, str]:
-    """The style image for ``--style``: a procedural style drawn at ``size``, or a file with
-    its shorter side resized to ``size``; and its name."""
+    """The style image for ``--style``: a procedural style drawn at ``size``, a bundled
+    texture, or a file, with its shorter side resized to ``size``; and its name."""
     if spec in STYLES:
         return STYLES[spec](size), spec
+    if spec in TEXTURES:
+        return bundled_photo(spec, size), spec
     return resize_shorter(read_image(spec, "--style"), size), Path(spec).name
 
 
 def load_content(spec: str | None, size: int) -> tuple[torch.Tensor, str]:
-    """The content image for ``--content``: the procedural scene at ``size`` when ``None``, or
-    a file with its shorter side resized to ``size``; and its name."""
-    if spec is None:
-        return content_scene(size), "scene"
+    """The content image for ``--content``: a bundled photograph (:data:`DEFAULT_CONTENT`
+    when ``None``), the procedural scene (``scene``) drawn at ``size``, or a file with its
+    shorter side resized to ``size``; and its name."""
+    spec = DEFAULT_CONTENT if spec is None else spec
+    if spec == SCENE:
+        return content_scene(size), SCENE
+    if spec in photos.PHOTOS:
+        return bundled_photo(spec, size), spec
     return resize_shorter(read_image(spec, "--content"), size), Path(spec).name

@@ -7,6 +7,8 @@ statistics in a network the optimisation never saw.
 * :func:`dominant_orientation`: the direction in which an image's power spectrum is
   concentrated, in degrees modulo 180; stripes at angle :math:`\theta` put their power along
   :math:`\theta + 90°`. Texture synthesis from a striped style should keep it.
+* :func:`spectrum_correlation`: how alike the log power spectra of two images are (the
+  frequencies and orientations a texture is made of).
 * :func:`gram_distance` in :func:`independent_features`: a small convolutional network with
   random weights, of another architecture than SqueezeNet. If the result's Gram matrices
   there are closer to the style image's than the content image's are, the style moved into
@@ -69,6 +71,43 @@ def dominant_orientation(image: torch.Tensor) -> float:
     power[0, 0] = 0.0
     angle = 0.5 * np.arctan2(np.sum(power * np.sin(2 * phi)), np.sum(power * np.cos(2 * phi)))
     return float(np.degrees(angle) % 180.0)
+
+
+SPECTRUM_PATCH = 64
+"""The side of the patches whose power spectra :func:`log_power_spectrum` averages."""
+SPECTRUM_FLOOR = 1e-4
+"""Power below this share of the largest counts as this share: 40 dB of range, below which a
+drawn image's spectrum holds only rounding and the edges' anti-aliasing."""
+
+
+def log_power_spectrum(image: torch.Tensor, patch: int = SPECTRUM_PATCH) -> np.ndarray:
+    r"""Welch's estimate of the log power spectrum ``(patch, patch)`` of ``image``
+    ``(3, H, W)``: the power spectra of its gray version's ``patch x patch`` squares (every
+    ``patch / 2`` pixels, each minus its mean, under a Hann window) averaged, then
+    :math:`\log_{10}`, zero frequency in the middle. Averaging over patches makes the estimate
+    steady and the same size for images of any size."""
+    gray = image.double().mean(dim=0).numpy()
+    window = np.outer(np.hanning(patch), np.hanning(patch))
+    step = patch // 2
+    total, count = np.zeros((patch, patch)), 0
+    for top in range(0, gray.shape[0] - patch + 1, step):
+        for left in range(0, gray.shape[1] - patch + 1, step):
+            square = gray[top : top + patch, left : left + patch]
+            total += np.abs(np.fft.fft2((square - square.mean()) * window)) ** 2
+            count += 1
+    power = total / count
+    return np.fft.fftshift(np.log10(power + SPECTRUM_FLOOR * power.max() + 1e-30))
+
+
+def spectrum_correlation(image: torch.Tensor, reference: torch.Tensor) -> float:
+    """The Pearson correlation of the log power spectra (:func:`log_power_spectrum`) of two
+    images ``(3, H, W)`` of at least :data:`SPECTRUM_PATCH` pixels a side, zero frequency left
+    out: near 1 when the result has the reference's frequencies and orientations (a striped
+    style's peaks, say)."""
+    a, b = log_power_spectrum(image), log_power_spectrum(reference)
+    keep = np.ones(a.shape, dtype=bool)
+    keep[a.shape[0] // 2, a.shape[1] // 2] = False
+    return float(np.corrcoef(a[keep], b[keep])[0, 1])
 
 
 def orientation_difference(a: float, b: float) -> float:

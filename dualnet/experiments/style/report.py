@@ -3,7 +3,8 @@
 Every mode reports the losses of the final image (``content_loss``, ``style_loss_final``,
 ``tv_loss``, ``total_loss``), the style loss of the start image and its relative reduction,
 ``style_loss_reduction = 1 - final / initial`` (``None`` when there is no style loss), the
-loop's ``seconds`` and the settings that shaped them. Each mode adds its own measure
+loop's ``seconds`` (``build_seconds`` apart: the time a stand-in network took to build on first
+use) and the settings that shaped them. Each mode adds its own measure
 (:mod:`~dualnet.experiments.style.measures`):
 
 * ``transfer``: ``gram_distance_result`` and ``gram_distance_content``, the distance of the
@@ -12,8 +13,9 @@ loop's ``seconds`` and the settings that shaped them. Each mode adds its own mea
 * ``invert``: ``psnr`` of the result against the content image, and ``psnr_luma`` of their
   brightness alone;
 * ``texture``: ``style_orientation``, ``result_orientation`` and their
-  ``orientation_difference`` (degrees), and ``gram_distance_result`` beside
-  ``gram_distance_start`` (the noise it started from).
+  ``orientation_difference`` (degrees); ``spectrum_correlation``, the correlation of the log
+  power spectra of the result and the style, beside ``spectrum_correlation_start`` (the noise
+  it started from); and ``gram_distance_result`` beside ``gram_distance_start``.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ def summarise(config: StyleConfig, problem: Problem, result: Result) -> dict:
         "total_loss": result.final["total"],
         "steps": config.steps,
         "seconds": result.seconds,
+        "build_seconds": problem.net.build_seconds,
         "image_size": config.image_size,
         "style_size": config.style_size,
         "loss_backend": config.loss_backend,
@@ -78,6 +81,8 @@ def mode_measures(mode: str, problem: Problem, result: Result) -> dict:
         "style_orientation": style_angle,
         "result_orientation": result_angle,
         "orientation_difference": measures.orientation_difference(style_angle, result_angle),
+        "spectrum_correlation": measures.spectrum_correlation(result.image, style),
+        "spectrum_correlation_start": measures.spectrum_correlation(start, style),
         **distance,
     }
 

@@ -16,6 +16,18 @@ from dualnet.experiments.visualize.methods import methods_for
 
 DEFAULTS = {"l2_reg": 1e-3, "learning_rate": 5.0, "blur_every": 10, "blur_sigma": 0.5}
 ITERATIONS = 100
+IMAGENET_CLASSES = (76, 78, 187, 683, 366, 604, 1, 130, 945, 980)
+"""The ImageNet classes drawn by default: the six the course suggests (tarantula, tick,
+Yorkshire terrier, oboe, gorilla, hourglass), then goldfish, flamingo, bell pepper and
+volcano."""
+
+
+def default_classes(network, count: int) -> list[int]:
+    """The first ``count`` classes to draw: :data:`IMAGENET_CLASSES` for an ImageNet network,
+    the first classes otherwise."""
+    if network.data == "imagenet":
+        return list(IMAGENET_CLASSES[:count])
+    return list(range(min(count, len(network.classes))))
 
 
 def schedule(count: int, size: int, iterations: int, generator):

@@ -170,8 +170,10 @@ def dispatch(args, network, generator, load_inputs):
     from dualnet.experiments.visualize import attacks, class_visualization, fooling, saliency
 
     if args.action == "classes":
-        chosen = args.target or [str(k) for k in range(min(args.n_images, len(network.classes)))]
-        targets = [resolve_class(network, text) for text in chosen]
+        if args.target:
+            targets = [resolve_class(network, text) for text in args.target]
+        else:
+            targets = class_visualization.default_classes(network, args.n_images)
         return class_visualization.run_classes(
             network, targets, args.iterations, args.learning_rate, generator
         )
