@@ -137,3 +137,40 @@ def test_a_build_stopped_before_its_first_checkpoint_starts_again(monkeypatch, t
         return True
 
     assert networks.build_once("toy", {}, build, "a toy network").path.is_dir()
+
+
+def test_visualize_fools_lite0_on_the_photographs_by_a_grey_level(tmp_path):
+    from dualnet import cli
+
+    out = tmp_path / "fool"
+    assert cli.main(["visualize", "fool", "--device", "cpu", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model"] == "efficientnet-lite0" and summary["n_images"] == len(photos.PHOTOS)
+    assert summary["success_rate"] == 1.0 and summary["mean_abs_change"] <= 2 / 255
+
+
+def test_attacks_on_lite0_count_every_accepted_class_as_right(tmp_path):
+    from dualnet.experiments.visualize import attacks
+    from dualnet.experiments.visualize.images import load_inputs
+
+    network = networks.load_network("efficientnet-lite0", device="cpu")
+    inputs = load_inputs(None, network, 2)  # chelsea and coffee
+    assert inputs.names == ["chelsea", "coffee"] and inputs.accepted[0] == [281, 282, 285]
+    right = inputs.right_classes(1000)
+    assert right.shape == (2, 1000) and right[0].sum() == 3 and right[1, 967]
+    generator = torch.Generator().manual_seed(0)
+    summary, _ = attacks.run_attack(network, inputs, 2 / 255, generator)
+    assert summary["clean_accuracy"] == 1.0  # Lite0 says 'Egyptian cat': a right class
+    assert summary["pgd_accuracy"] <= summary["fgsm_accuracy"] and summary["pgd_accuracy"] == 0
+
+
+def test_style_texture_on_lite0_draws_the_stripes_at_their_angle(tmp_path):
+    from dualnet import cli
+
+    out = tmp_path / "texture"
+    args = ["style", "texture", "--style", "stripes", "--image-size", "96", "--style-size", "96"]
+    assert cli.main([*args, "--steps", "60", "--no-progress", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model"] == "efficientnet-lite0" and summary["style_loss_reduction"] > 0.9
+    assert summary["orientation_difference"] < 10
+    assert summary["spectrum_correlation"] > summary["spectrum_correlation_start"] + 0.2

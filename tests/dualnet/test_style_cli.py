@@ -35,7 +35,7 @@ COMMON_KEYS = {
 MODE_KEYS = {
     "transfer": {"gram_distance_result", "gram_distance_content"},
     "invert": {"psnr", "psnr_luma"},
-    "texture": {"orientation_difference", "gram_distance_result", "gram_distance_start"},
+    "texture": {"orientation_difference", "spectrum_correlation", "gram_distance_start"},
 }
 
 
@@ -53,10 +53,10 @@ def test_each_action_writes_its_results(action, capsys):
         assert summary["style_loss_reduction"] > 0
     for name in ("result.png", "content.png", "style.png", "steps.png", "losses.png"):
         assert Path("out", name).stat().st_size > 0
-    assert Image.open("out/result.png").size == (40, 40)
+    assert Image.open("out/result.png").size == (60, 40)  # chelsea, 451 x 300, at 40 pixels
     with np.load("out/snapshots.npz") as snapshots:
         assert snapshots["steps"].tolist() == [0, 4, 8, 12, 16, 20]
-        assert snapshots["images"].shape == (6, 3, 40, 40)
+        assert snapshots["images"].shape == (6, 3, 40, 60)
         result = np.asarray(Image.open("out/result.png")).transpose(2, 0, 1)
         np.testing.assert_array_equal(snapshots["images"][-1], result)
     records = [json.loads(line) for line in Path("out/metrics.jsonl").read_text().splitlines()]
@@ -109,7 +109,7 @@ def refused(args, expected, capsys, status=2):
         (["--style-weights", "1", "2"], "--style-weights has 2 values but --style-layers has 4"),
         (["--style-weights", "1", "-2", "3", "4"], "argument --style-weights: must be at least 0"),
         (["--content-weight", "-1"], "argument --content-weight: must be at least 0"),
-        (["--image-size", "8"], "--image-size 8: an image of 8x8 pixels is too small for layer 7"),
+        (["--image-size", "8"], "--image-size 8: an image of 8x12 pixels is too small for layer 7"),
         (["--style-size", "6"], "its shorter side must be at least 9 pixels"),
         (["--preset", "mona-lisa"], "argument --preset: invalid choice"),
         (["--device", "tpu"], "argument --device: invalid choice"),
@@ -134,4 +134,7 @@ def test_unreadable_images_contradictions_and_existing_runs_are_refused(tmp_path
     refused(["transfer", *SMALL, "--out", "done"], "already holds a run", capsys)
     assert Path("done/summary.json").read_text() == before  # nothing overwritten
     assert cli.main(["style", "transfer", *SMALL, "--model", "nowhere.pt", "--out", "d"]) == 1
-    assert "not 'embedded', 'squeezenet', a run directory" in capsys.readouterr().err
+    assert (
+        "not one of efficientnet-lite0, squeezenet, embedded, a run directory"
+        in capsys.readouterr().err
+    )

@@ -111,14 +111,27 @@ def test_lbfgs_lowers_the_loss(net):
 
 
 def test_presets_and_modes_set_the_weights():
-    scream = cfg.make_config("transfer", "the-scream")
+    scream = cfg.make_config("transfer", "the-scream", model="squeezenet")
     assert (scream.style_size, scream.content_weight, scream.tv_weight) == (224, 3e-2, 2e-2)
     assert scream.style_weights == (200000, 800, 12, 1) and scream.init == "content"
+    assert (scream.content_layer, scream.style_layers, scream.lr) == (3, (1, 4, 6, 7), 3.0)
     assert cfg.make_config("transfer", "composition-vii", tv_weight=0.5).tv_weight == 0.5
     invert = cfg.make_config("invert")
     assert invert.style_weights == (0, 0, 0, 0) and invert.init == "random"
-    texture = cfg.make_config("texture")
+    texture = cfg.make_config("texture", model="random")
     assert texture.content_weight == 0 and texture.style_weights == (300000, 1000, 15, 3)
+
+
+def test_a_preset_scales_lite0s_weights_as_it_scales_squeezenets():
+    starry = cfg.make_config("transfer")
+    assert starry.model == "efficientnet-lite0" and starry.content_layer == 2
+    assert starry.style_layers == (0, 3, 4, 5) and starry.style_weights == (570000, 52, 360, 280)
+    scream = cfg.make_config("transfer", "the-scream")
+    # the course's Scream against its Starry Night: 2/3, 4/5, 4/5 and 1/3 of the style
+    # weights, half the content weight, the same TV weight
+    expected = (570000 * 2 / 3, 52 * 0.8, 360 * 0.8, 280 / 3)
+    assert scream.style_weights == pytest.approx(expected)
+    assert scream.content_weight == pytest.approx(1e-2 / 2) and scream.tv_weight == 0.1
 
 
 @pytest.mark.parametrize(
@@ -140,8 +153,10 @@ def test_impossible_settings_name_their_flag(settings, message):
 
 
 def test_the_learning_rate_decays_for_the_last_tenth():
-    config = cfg.make_config()
+    config = cfg.make_config(model="squeezenet")
     assert [transfer.learning_rate(s, config) for s in (0, 179, 180, 199)] == [3, 3, 0.1, 0.1]
+    lite0 = cfg.make_config()
+    assert [transfer.learning_rate(s, lite0) for s in (0, 179, 180)] == [0.3, 0.3, 0.1]
     assert replace(config, steps=50).decay_step == 45
     assert transfer.snapshot_steps(200, 6) == [0, 40, 80, 120, 160, 200]
 
@@ -164,7 +179,7 @@ def test_only_a_pytorch_squeezenet_gives_features():
     pixel_model = torch.nn.Module()
     pixel_model.model = Other()
     network = Network("convpool3", pixel_model, "torch", [], 32, "embedded", torch.device("cpu"))
-    with pytest.raises(ConfigError, match="needs a PyTorch SqueezeNet"):
+    with pytest.raises(ConfigError, match="needs a PyTorch network with a `features` sequence"):
         features.from_network(network)
     with pytest.raises(ConfigError, match="got a numpy"):
         features.from_network(replace(network, backend="numpy"))
@@ -230,3 +245,16 @@ def test_measures_on_known_images():
     assert measures.psnr(measures.luma(gray), measures.luma(gray + 0.1)) == pytest.approx(20.0)
     independent = measures.independent_features()
     assert measures.gram_distance(independent, stripes, stripes) == 0
+
+
+def test_the_spectrum_correlation_knows_a_texture_from_its_rotation():
+    stripes = images.STYLES["stripes"](128)
+    assert measures.spectrum_correlation(stripes, stripes) == pytest.approx(1.0)
+    turned = stripes.transpose(1, 2)  # the bands mirrored across the diagonal
+    noise = torch.rand(3, 128, 128, generator=torch.Generator().manual_seed(0))
+    same = measures.spectrum_correlation(images.STYLES["stripes"](128, seed=1), stripes)
+    assert same > 0.99  # the drawing has no randomness: the same image
+    assert measures.spectrum_correlation(turned, stripes) < 0.5
+    assert abs(measures.spectrum_correlation(noise, stripes)) < 0.2
+    small = measures.spectrum_correlation(stripes[:, :40, :40], stripes)  # patches of 40
+    assert -1 <= small <= 1

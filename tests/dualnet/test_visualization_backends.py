@@ -192,3 +192,30 @@ def test_the_log_probability_gradient_is_the_score_gradient_minus_the_expected_o
     assert rel_error(direct, expected) < 1e-10
     with pytest.raises(ValueError, match="objective must be one of"):
         nv.target_gradient(numpy_model, X, target, "margin")
+
+
+def test_the_loss_of_a_set_of_right_classes_agrees_and_reduces_to_cross_entropy(images):
+    numpy_model, torch_model = twins("conv")
+    X, y = images
+    accepted = np.zeros((4, 5), dtype=bool)
+    accepted[np.arange(4), y] = True
+    one_class = nv.loss_gradient(numpy_model, X, y)
+    assert np.abs(nv.loss_gradient(numpy_model, X, accepted) - one_class).max() < 1e-12
+    torch_one = tv.loss_gradient(torch_model, torch.tensor(X), torch.tensor(y)).numpy()
+    torch_set = tv.loss_gradient(torch_model, torch.tensor(X), torch.tensor(accepted)).numpy()
+    assert np.abs(torch_set - torch_one).max() < 1e-12
+    accepted[:, 3] = True  # a second right class for every image
+    numpy_two = nv.loss_gradient(numpy_model, X, accepted)
+    torch_two = tv.loss_gradient(torch_model, torch.tensor(X), torch.tensor(accepted)).numpy()
+    assert rel_error(numpy_two, torch_two) < 1e-9
+
+    def loss(images) -> float:  # -log of the summed probability of the right classes
+        scores = torch_model(torch.tensor(images)).detach().numpy()
+        p = np.exp(scores - scores.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        return float(-np.log((p * accepted).sum(1)).sum())
+
+    direction = np.random.default_rng(2).normal(size=X.shape)
+    h = 1e-6
+    numeric = (loss(X + h * direction) - loss(X - h * direction)) / (2 * h)
+    assert abs(numeric - float((numpy_two * direction).sum())) < 1e-6 * max(1, abs(numeric))

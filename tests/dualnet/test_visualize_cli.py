@@ -182,7 +182,8 @@ def test_bad_input_is_refused_with_a_clear_message(trained, tmp_path, capsys):
 
     assert cli.main(["visualize", "saliency", "--model", "nowhere.pt", "--out", "g"]) == 1
     assert (
-        "not 'embedded', 'squeezenet', a run directory or a checkpoint" in capsys.readouterr().err
+        "not one of efficientnet-lite0, squeezenet, embedded, a run directory or a checkpoint"
+        in capsys.readouterr().err
     )
 
 
