@@ -102,8 +102,8 @@ def log_power_spectrum(image: torch.Tensor, patch: int = SPECTRUM_PATCH) -> np.n
 def spectrum_correlation(image: torch.Tensor, reference: torch.Tensor) -> float:
     """The Pearson correlation of the log power spectra (:func:`log_power_spectrum`) of two
     images ``(3, H, W)`` (patches of :data:`SPECTRUM_PATCH` pixels, or the smallest side when
-    that is shorter), zero frequency left out: near 1 when the result has the reference's frequencies and orientations (a striped
-    style's peaks, say)."""
+    that is shorter), zero frequency left out: near 1 when the result has the reference's
+    frequencies and orientations (a striped style's peaks, say)."""
     patch = min(SPECTRUM_PATCH, *image.shape[-2:], *reference.shape[-2:])
     a, b = log_power_spectrum(image, patch), log_power_spectrum(reference, patch)
     keep = np.ones(a.shape, dtype=bool)
