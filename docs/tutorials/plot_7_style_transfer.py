@@ -3,11 +3,12 @@ Style transfer, feature inversion and texture synthesis
 =======================================================
 
 A fixed network sees an image through its feature maps. Style transfer (Gatys et al.)
-optimises the *pixels* of an image so that, seen through SqueezeNet 1.1's features, it keeps
-the *content* of one image (the feature maps at one layer) and takes the *style* of another
-(the Gram matrices of the feature maps at several layers). This tutorial runs the three modes
-of ``dualnet style`` on small images and checks that the hand-derived NumPy losses drive the
-same optimisation as PyTorch's autograd.
+optimises the *pixels* of an image so that, seen through a trained network's features, it
+keeps the *content* of one image (the feature maps at one layer) and takes the *style* of
+another (the Gram matrices of the feature maps at several layers). This tutorial runs the
+three modes of ``dualnet style`` on EfficientNet-Lite0, a real ImageNet network whose weights
+come with dualnet, and checks that the hand-derived NumPy losses drive the same optimisation
+as PyTorch's autograd.
 
 The command line does the same with ``dualnet style transfer|invert|texture``; see
 :doc:`/applications/style_transfer`.
@@ -16,9 +17,10 @@ The command line does the same with ``dualnet style transfer|invert|texture``; s
 # %%
 # The images
 # ----------
-# Everything runs offline: the content image is a scene drawn with the shapes of the
-# embedded data set, and the styles are drawn procedurally, deterministically, at any size.
-# Any image file works as well (``--content photo.jpg --style painting.png``).
+# Everything runs offline: the content image is a photograph that scikit-image ships (Chelsea
+# the cat), and the styles are drawn procedurally, deterministically, at any size, or are the
+# real textures scikit-image ships. Any image file works as well (``--content photo.jpg
+# --style painting.png``).
 
 import time
 
@@ -26,31 +28,34 @@ import torch
 
 from dualnet.experiments import style
 from dualnet.experiments.style import images, measures, plots, transfer
+from dualnet.experiments.style.config import network_layers
 from dualnet.experiments.style.losses import make_targets, objective
 
 SIZE = 128
-scene = images.content_scene(SIZE)
-panels = [("content: scene", scene)]
+scene, _ = images.load_content("chelsea", SIZE)
+panels = [("content: chelsea", scene)]
 panels += [(f"style: {name}", draw(SIZE)) for name, draw in images.STYLES.items()]
+panels += [(f"texture: {name}", images.load_style(name, SIZE)[0]) for name in images.TEXTURES]
 inputs = plots.overview(panels)
 
 # %%
 # The network
 # -----------
-# The features are SqueezeNet 1.1's ``features``, frozen, from the application's default
-# network (``--model embedded``: the offline stand-in, trained by the classification
-# application on the embedded shapes; built on first use and cached). The course's layers are
-# the defaults: content layer 3, style layers 1, 4, 6 and 7, every activation taken in one
-# forward pass.
+# The features are EfficientNet-Lite0's ``features``, frozen: 18 stages, indexed as in
+# ``torch_impl/models/efficientnet.py``. Its layers are chosen by receptive field to match the
+# course's SqueezeNet layers: the content at layer 2 (a quarter of the image size), the style
+# at the stem and blocks 3, 4 and 5, every activation taken in one forward pass.
 
-net = style.load_features("embedded", device="cpu")
+net = style.load_features("efficientnet-lite0", device="cpu")
+layers = network_layers("efficientnet-lite0")
 z = net.normalise(scene[None])
 with torch.no_grad():
-    feats = net(z, 7)
+    feats = net(z, 5)
 for index, activation in enumerate(feats):
-    role = "content" if index == 3 else "style" if index in (1, 4, 6, 7) else ""
+    role = "content" if index == layers.content_layer else ""
+    role += " style" if index in layers.style_layers else ""
     kind = type(net.layers[index]).__name__
-    print(f"layer {index}: {kind:<10} {tuple(activation.shape)} {role}")
+    print(f"layer {index}: {kind:<12} {tuple(activation.shape)} {role}")
 
 # %%
 # Why Gram matrices capture style
@@ -67,23 +72,23 @@ order = torch.randperm(64, generator=torch.Generator().manual_seed(0))
 shuffled = tiles.reshape(3, 64, 16, 16)[:, order].reshape(3, 8, 8, 16, 16)
 shuffled = shuffled.permute(0, 1, 3, 2, 4).reshape(3, SIZE, SIZE)
 independent = measures.independent_features()
-for name, image in (("strokes, tiles shuffled", shuffled), ("content scene", scene)):
+for name, image in (("strokes, tiles shuffled", shuffled), ("the cat", scene[:, :, :SIZE])):
     print(f"{name:>24}: Gram distance {measures.gram_distance(independent, image, strokes):.3f}")
 shuffle_figure = plots.overview([("strokes", strokes), ("tiles shuffled", shuffled)])
 
 # %%
 # Style transfer
 # --------------
-# :func:`~dualnet.experiments.style.make_config` starts from the course's Starry Night weights
-# and recipe (Adam at 3.0, decayed to 0.1 for the last tenth, clamping to valid pixels in
-# normalised space); here 100 steps at 128 pixels keep the page fast (the application's
-# default is 200 steps at 192).
+# :func:`~dualnet.experiments.style.make_config` starts from Lite0's weights for the course's
+# Starry Night preset and the course's recipe (Adam, decayed for the last tenth, clamping to
+# valid pixels in normalised space); here 100 steps at 128 pixels keep the page fast (the
+# application's default is 200 steps at 192).
 
 results = {}
 for mode, chosen in (("transfer", "strokes"), ("invert", "strokes"), ("texture", "stripes")):
     config = style.make_config(
-        mode, image_size=SIZE, style_size=SIZE, style=chosen, steps=100, model="embedded",
-        device="cpu", progress=False,
+        mode, image_size=SIZE, style_size=SIZE, style=chosen, steps=100, device="cpu",
+        progress=False,
     )  # fmt: skip
     started = time.perf_counter()
     results[mode] = transfer.run_style(config, net)
@@ -93,28 +98,32 @@ for mode, chosen in (("transfer", "strokes"), ("invert", "strokes"), ("texture",
 problem, result = results["transfer"]
 reduction = 1 - result.final["style"] / result.initial["style"]
 print(f"style loss reduced by {reduction:.1%}")
-transfer_strip = plots.strip(result.snapshots, title="transfer: scene + strokes")
+transfer_strip = plots.strip(result.snapshots, title="transfer: chelsea + strokes")
 transfer_curves = plots.loss_curves(result.history, title="transfer")
 
 # %%
 # Feature inversion and texture synthesis
 # ---------------------------------------
 # With the style weights at zero and a random start, the optimisation reconstructs an image
-# from the content layer's features alone (Mahendran and Vedaldi): what layer 3 keeps of the
-# scene. With the content weight at zero, it synthesises a texture from the style's Gram
-# matrices: the stripes' orientation should survive, their positions not.
+# from the content layer's features alone (Mahendran and Vedaldi): what layer 2 keeps of the
+# photograph. With the content weight at zero, it synthesises a texture from the style's Gram
+# matrices: the stripes' orientation and frequencies should survive, their positions not.
 
 problem, result = results["invert"]
 content = problem.net.pixels(problem.content)[0]
 rgb = measures.psnr(result.image, content)
 luma = measures.psnr(measures.luma(result.image), measures.luma(content))
 print(f"inversion: PSNR {rgb:.1f} dB against the content, {luma:.1f} dB in brightness alone")
-inversion_strip = plots.strip(result.snapshots, title="invert: from noise to layer 3's view")
+inversion_strip = plots.strip(result.snapshots, title="invert: from noise to layer 2's view")
 
 problem, result = results["texture"]
 stripes_angle = measures.dominant_orientation(problem.net.pixels(problem.style)[0])
 texture_angle = measures.dominant_orientation(result.image)
 print(f"texture: spectrum oriented at {texture_angle:.0f} deg, the style's at {stripes_angle:.0f}")
+style_image = problem.net.pixels(problem.style)[0]
+print(
+    f"log power spectra correlate at {measures.spectrum_correlation(result.image, style_image):.2f}"
+)
 texture_strip = plots.strip(result.snapshots, title="texture: stripes from noise")
 
 # %%
@@ -126,7 +135,7 @@ texture_strip = plots.strip(result.snapshots, title="texture: stripes from noise
 # the image gradient is PyTorch's to the last digits:
 
 net64 = net.to(torch.float64)
-config = style.make_config(image_size=64, style_size=64, model="embedded", device="cpu")
+config = style.make_config(image_size=64, style_size=64, device="cpu")
 small = transfer.prepare(config, net64)
 targets = make_targets(net64, small.content, small.style, config)
 start = small.content + 0.2 * torch.randn(small.content.shape, dtype=torch.float64)
