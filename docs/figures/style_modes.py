@@ -1,7 +1,7 @@
 """Draw docs/_static/style_modes.png: the three modes of ``dualnet style``, one row each.
 
 Run from the repository root after the three runs of the measured table, written into one
-folder (``dualnet style transfer --out RUNS/transfer``, ``dualnet style invert --lr 1 --out
+folder (``dualnet style transfer --out RUNS/transfer``, ``dualnet style invert --out
 RUNS/invert``, ``dualnet style texture --style stripes --out RUNS/texture``)::
 
     python docs/figures/style_modes.py RUNS
