@@ -3,7 +3,7 @@ measured, in under 8 minutes on one modern GPU.
 
     python benchmarks/gpu_suite.py                        # on CUDA (what `make gpu` runs)
     python benchmarks/gpu_suite.py --device cpu --quick   # every item for a few seconds (CI)
-    python benchmarks/gpu_suite.py --prepare-only         # build the stand-in networks first
+    python benchmarks/gpu_suite.py --prepare-only         # build the helper networks first
     python benchmarks/gpu_suite.py --only throughput      # one item again
 
 It writes ``benchmarks/results/gpu-<device name>.json`` (``-quick`` added for a ``--quick``
@@ -14,17 +14,17 @@ items, in order, with their budgets on an H200-class GPU:
 =================  ======  ===================================================================
 item               budget  what it runs
 =================  ======  ===================================================================
-prepare            (once)  the embedded data and the stand-in networks that the applications
-                           train on the CPU on first use and cache (SqueezeNet, MobileNetV2
-                           with the caption features, the GAN scorer); seconds when cached
+prepare            (once)  the embedded data and the helper networks that the applications
+                           train on the CPU on first use and cache (MobileNetV2 with the
+                           caption features, the GAN scorer); seconds when cached
 cuda-tests         100 s   ``pytest -m cuda``: bf16 autocast, channels-last, torch.compile and
                            every application with ``--device cuda``, each against the CPU
 throughput         150 s   training images/s of torchvision's ``resnet18`` and our ResNets,
                            same batches and settings, eager then compiled
 classify-93        60 s    ``dualnet classify train --model resnet-preact20 --epochs 8``, the
                            recipe that reaches 93 % test accuracy on the embedded data
-visualize-fool     20 s    ``dualnet visualize fool`` with its defaults
-style-transfer     45 s    ``dualnet style transfer --image-size 512``
+visualize-fool     20 s    ``dualnet visualize fool`` with its defaults (EfficientNet-Lite0)
+style-transfer     45 s    ``dualnet style transfer --image-size 512`` (EfficientNet-Lite0)
 caption-attention  50 s    ``dualnet caption train --cell attention``, then ``caption eval``
 gan-dc-ls          40 s    ``dualnet gan train --model dc --loss ls``, then ``gan eval``
 =================  ======  ===================================================================
@@ -48,7 +48,8 @@ quick ``visualize-fool`` looks into the network the quick ``classify-93`` traine
 With ``--quick`` every item shrinks to a few steps on tiny subsets so that the test suite runs
 it on the CPU; the figures then mean nothing, but every code path of the full run is taken
 (``torch.compile`` with the ``aot_eager`` backend instead of inductor, the quick
-``visualize-fool`` and ``style-transfer`` without the stand-ins, which take minutes to train).
+``visualize-fool`` on the network the quick ``classify-93`` trained, the quick
+``style-transfer`` at 64 pixels).
 ``style-transfer`` is recorded as *not available* in a checkout without ``dualnet style``.
 """
 
@@ -132,14 +133,6 @@ def style_transfer_parser() -> argparse.ArgumentParser | None:
     return subcommands(subcommands(cli.build_parser()).get("style")).get("transfer")
 
 
-def stand_in_built() -> bool:
-    """Whether the SqueezeNet stand-in of visualization and style transfer is in the cache."""
-    from dualnet.experiments.visualize import networks
-
-    summary = networks.stand_in_dir() / "summary.json"
-    return summary.is_file() and '"finished": true' in summary.read_text()
-
-
 # --------------------------------------------------------------------------------------------
 # The items. Each returns {"headline": {...}, "details": {...}} and may set "status" and "note"
 # --------------------------------------------------------------------------------------------
@@ -165,9 +158,7 @@ def run_prepare(ctx: Context) -> dict:
         from dualnet.experiments.caption import config as caption_config
         from dualnet.experiments.caption import features
         from dualnet.experiments.caption.train import prepare
-        from dualnet.experiments.visualize import networks
 
-        timed("SqueezeNet stand-in", stand_in_built(), lambda: networks.build_stand_in(False))
         caption = caption_config.make_config(cell="attention", progress=False)
         standin = (features.standin_dir() / "summary.json").is_file()
         timed("MobileNetV2 stand-in and caption features", standin, lambda: prepare(caption))
@@ -336,11 +327,7 @@ def style_missing() -> str | None:
 
 
 def run_style(ctx: Context) -> dict:
-    parser = style_transfer_parser()
-    if ctx.quick and not stand_in_built():
-        note = "the SqueezeNet stand-in is not built (minutes on a CPU); run without --quick"
-        return {"status": "skipped", "note": note}
-    (command,) = style_commands(ctx, parser)
+    (command,) = style_commands(ctx, style_transfer_parser())
     summary = dualnet(command)
     keys = ("style_loss_reduction", "seconds")
     return {"headline": {k: summary.get(k) for k in keys}, "details": summary}
