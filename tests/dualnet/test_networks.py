@@ -147,6 +147,7 @@ def test_visualize_fools_lite0_on_the_photographs_by_a_grey_level(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["model"] == "efficientnet-lite0" and summary["n_images"] == len(photos.PHOTOS)
     assert summary["success_rate"] == 1.0 and summary["mean_abs_change"] <= 2 / 255
+    assert summary["build_seconds"] == 0 and summary["seconds"] > 0  # nothing to build
 
 
 def test_attacks_on_lite0_count_every_accepted_class_as_right(tmp_path):

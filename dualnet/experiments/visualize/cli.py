@@ -1,8 +1,12 @@
 """``dualnet visualize saliency|fool|attack|classes``: look into a fixed network.
 
-Each action loads the network (``--model``), the images (``--images``, or the embedded test
-images with their object masks), runs its method, and writes its figure and ``summary.json``
-to ``--out`` (a new folder: existing results are never overwritten).
+Each action loads the network (``--model``), the images (``--images``, or the bundled
+photographs with their boxes for an ImageNet network, the embedded test images with their
+object masks for an embedded one), runs its method, and writes its figure and
+``summary.json`` to ``--out`` (a new folder: existing results are never overwritten). Every
+summary ends with ``model``, ``backend``, ``seconds`` (the command's work, the network's
+loading included) and ``build_seconds`` (the time a stand-in took to build on first use,
+apart; 0 when it was cached).
 """
 
 from __future__ import annotations
@@ -160,8 +164,12 @@ def compute(args: argparse.Namespace) -> tuple[dict, object]:
         )
     generator = torch.Generator().manual_seed(args.seed)
     summary, figure = dispatch(args, network, generator, load_inputs)
+    seconds = time.perf_counter() - started - network.build_seconds
     summary.update(
-        model=network.name, backend=network.backend, seconds=time.perf_counter() - started
+        model=network.name,
+        backend=network.backend,
+        seconds=seconds,
+        build_seconds=network.build_seconds,
     )
     return summary, figure
 

@@ -5,7 +5,8 @@ Three maps are computed (saliency, SmoothGrad, integrated gradients) and each is
 keys without a prefix score the plain saliency map, ``smoothgrad_`` and ``ig_`` the others:
 
 * ``pointing_accuracy``: the share of images whose map is largest on a pixel of the object
-  (embedded images carry the object's mask: the pixels the shape covers at least half);
+  (a photograph's hand-annotated box; on an embedded image, the pixels the shape covers at
+  least half);
   ``pointing_chance`` is the mean mask area, the score of a map that points at random;
 * ``pointing_game_accuracy``: the same with the tolerance of the published pointing game
   (Zhang et al. 2016: a hit within 15 pixels of the object in a 224-pixel image, here
