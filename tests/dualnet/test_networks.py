@@ -2,6 +2,7 @@
 the shipped photographs, the photographs' boxes, and the rule that builds a helper network
 once."""
 
+import dataclasses
 import json
 
 import pytest
@@ -175,3 +176,26 @@ def test_style_texture_on_lite0_draws_the_stripes_at_their_angle(tmp_path):
     assert summary["model"] == "efficientnet-lite0" and summary["style_loss_reduction"] > 0.9
     assert summary["orientation_difference"] < 10
     assert summary["spectrum_correlation"] > summary["spectrum_correlation_start"] + 0.2
+
+
+def test_the_stand_in_is_built_once_by_the_classification_loop(monkeypatch, tmp_path):
+    from dualnet.data import embedded
+
+    monkeypatch.setenv("DUALNET_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(embedded, "SIZES", (40, 10, 10))
+    real = networks.stand_in_config
+
+    def tiny(out_dir, progress=True):
+        config = real(out_dir, progress=False)
+        return dataclasses.replace(config, epochs=1, batch_size=20, image_size=32)
+
+    monkeypatch.setattr(networks, "stand_in_config", tiny)
+    first = networks.load_network("embedded", device="cpu")
+    assert first.build_seconds > 0 and networks.stand_in_path().is_dir()
+    stamp = (networks.stand_in_path() / "last.pt").stat().st_mtime_ns
+    second = networks.load_network("embedded", device="cpu")
+    assert second.build_seconds == 0  # cached, not retrained
+    assert (networks.stand_in_path() / "last.pt").stat().st_mtime_ns == stamp
+    assert first.classes == list(embedded.CLASSES) and second.image_size == 32
+    X = torch.rand(2, 3, 32, 32)
+    assert torch.equal(first.model(X), second.model(X))
