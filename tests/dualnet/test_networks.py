@@ -199,3 +199,16 @@ def test_the_stand_in_is_built_once_by_the_classification_loop(monkeypatch, tmp_
     assert first.classes == list(embedded.CLASSES) and second.image_size == 32
     X = torch.rand(2, 3, 32, 32)
     assert torch.equal(first.model(X), second.model(X))
+
+
+def test_a_stopped_build_is_one_line_and_status_130(monkeypatch, tmp_path, capsys):
+    from dualnet import cli
+
+    def stopped(*args, **kwargs):
+        raise networks.BuildStopped("the build of the stand-in stopped before it finished")
+
+    monkeypatch.setattr(networks, "stand_in", stopped)
+    for command in (["visualize", "fool"], ["style", "texture", "--steps", "2"]):
+        out = str(tmp_path / command[1])
+        assert cli.main([*command, "--model", "embedded", "--out", out]) == 130
+        assert "stopped before it finished" in capsys.readouterr().err

@@ -155,10 +155,13 @@ def run_action(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     """Configure, load, optimise, report. A bad setting or image is a usage error naming its
     flag (exit status 2); a network that cannot be loaded is one line (exit status 1)."""
     from dualnet.data import DatasetNotFoundError
+    from dualnet.experiments.networks import BuildStopped
     from dualnet.experiments.pretrained import WeightsNotFoundError
 
     try:
         problem, config, out = prepare(args)
+    except BuildStopped as error:  # Ctrl-C while a stand-in was built
+        return fail(f"style {args.action}", str(error), status=130)
     except (runs.CheckpointError, WeightsNotFoundError, DatasetNotFoundError) as error:
         return fail(f"style {args.action}", str(error))
     except ValueError as error:  # ConfigError, and devices that are not there

@@ -130,6 +130,7 @@ def resolve_class(network, text: str) -> int:
 
 def run_action(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from dualnet.data import DatasetNotFoundError
+    from dualnet.experiments.networks import BuildStopped
     from dualnet.experiments.pretrained import WeightsNotFoundError
 
     out = Path(args.out or f"runs/visualize/{args.action}")
@@ -139,6 +140,8 @@ def run_action(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         parser.error(str(error))
     try:
         summary, figure = compute(args)
+    except BuildStopped as error:  # Ctrl-C while a stand-in was built
+        return fail(f"visualize {args.action}", str(error), status=130)
     except (runs.CheckpointError, WeightsNotFoundError, DatasetNotFoundError) as error:
         return fail(f"visualize {args.action}", str(error))
     except ValueError as error:  # a bad argument: images, classes, backend
