@@ -338,6 +338,57 @@ def test_the_standin_encoder_reads_scenes_at_128_pixels(tmp_path):
     assert features.random_encoder().input_size == 112
 
 
+def test_lite0_features_are_all_18_layers_of_a_scene_read_at_112_pixels():
+    from dualnet.experiments import networks
+
+    encoder = features.load_encoder("lite0")
+    assert (encoder.name, encoder.input_size, encoder.recalibrate) == (
+        "efficientnet-lite0",
+        112,
+        False,
+    )
+    assert encoder.mean == encoder.std == (0.5, 0.5, 0.5)  # pixels to [-1, 1]
+    images = tiny_embedded().splits["val"].images[:2]
+    maps = features.extract(encoder, images, progress=False)
+    assert maps.shape == (2, 1280, 4, 4) and maps.dtype == np.float16
+    lite0 = networks.efficientnet_lite0()
+    with torch.no_grad():
+        expected = lite0.features((torch.from_numpy(images).float() / 255 - 0.5) / 0.5)
+    np.testing.assert_allclose(maps, expected.numpy(), rtol=2e-3, atol=2e-3)
+    assert len(lite0.features) == 18 and (maps >= 0).all() and (maps <= 6).all()  # ReLU6
+
+
+def feature_cell_centres(size: int) -> list[float]:
+    """Where the centre of each of Lite0's feature cells lies along one side of a ``size``
+    pixel input, in pixels (pixel ``i`` spans ``[i, i + 1)``), from the padding of its
+    stride-2 convolutions: with TensorFlow's padding an output ``j`` of a ``k x k``
+    convolution of stride 2 is centred on input ``2j - before + (k - 1) / 2``."""
+    from torch_impl.models import efficientnet
+
+    network = efficientnet.EfficientNetLite0().features
+    convs = [m for m in network.modules() if isinstance(m, efficientnet.SameConv2d)]
+    scale, offset, length = 1.0, 0.5, size  # cell j of the current layer is centred on
+    for conv in (c for c in convs if c.stride[0] == 2):  # scale * j + offset input pixels
+        kernel = conv.kernel_size[0]
+        before, _ = efficientnet.same_padding(length, kernel, 2)
+        scale, offset = 2 * scale, scale * (-before + (kernel - 1) / 2) + offset
+        length = -(-length // 2)
+    assert length == 4
+    return [scale * j + offset for j in range(4)]
+
+
+def test_at_112_pixels_every_lite0_feature_cell_is_centred_in_its_scene_cell():
+    # by hand at 112 px: the stride-2 layers read 112, 56, 28, 14 and 7 pixels; TensorFlow
+    # pads 112, 56 and 14 (3x3) by 0 before and 1 after, 28 (5x5) by 1 and 2, 7 (5x5) by 2
+    # and 2: cell j is centred on 2j + 1.5, 4j + 3.5, 8j + 7.5, 16j + 15.5, then 32j + 15.5
+    assert feature_cell_centres(112) == [15.5, 47.5, 79.5, 111.5]
+    for j, centre in enumerate(feature_cell_centres(112)):
+        assert scenes.CELL * j <= centre < scenes.CELL * (j + 1)
+    # at 128 px the odd padding pixel goes after in every stride-2 layer: 32j + 31.5, the
+    # last pixel of scene cell j, on the corner it shares with three other cells
+    assert feature_cell_centres(128) == [31.5, 63.5, 95.5, 127.5]
+
+
 def test_the_rnn_and_lstm_read_pooled_vectors_standardised_on_the_training_images():
     data_ = tiny_embedded()
     inputs = features.model_inputs(data_, "lstm", features.random_encoder(), tiny_root(), False)
@@ -352,3 +403,15 @@ def test_the_rnn_and_lstm_read_pooled_vectors_standardised_on_the_training_image
     np.testing.assert_allclose(inputs["val"][:, varying], expected, rtol=1e-4, atol=1e-4)
     maps = features.model_inputs(data_, "attention", features.random_encoder(), tiny_root(), False)
     np.testing.assert_array_equal(maps["val"], tiny_maps()["val"])  # attention: the raw map
+
+
+def test_a_weights_file_belongs_to_an_imagenet_encoder():
+    from dualnet.experiments.caption import make_config
+    from dualnet.experiments.options import ConfigError
+
+    with pytest.raises(ValueError, match="weights_file is for the lite0 and imagenet"):
+        features.load_encoder("standin", weights_file="mobilenet.pth")
+    with pytest.raises(ValueError, match="encoder must be one of auto, lite0, imagenet"):
+        features.load_encoder("vgg")
+    with pytest.raises(ConfigError, match="--weights .* takes --encoder lite0 or imagenet"):
+        make_config("lstm", encoder="random", weights="mobilenet.pth")

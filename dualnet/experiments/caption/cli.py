@@ -26,7 +26,11 @@ CHOICES = {
         cfg.BACKENDS,
         "numpy trains the NumPy model with the CaptioningSolver",
     ),
-    "--encoder": ("encoder", cfg.ENCODERS, "MobileNetV2 weights: auto uses ImageNet's if on disk"),
+    "--encoder": (
+        "encoder",
+        cfg.ENCODERS,
+        "lite0 (EfficientNet-Lite0), imagenet (MobileNetV2), standin or random (auto: lite0)",
+    ),
     "--dtype": ("dtype", cfg.DTYPES, "float32 or float64 (float32)"),
     "--device": ("device", ("auto", "cpu", "cuda"), "auto: CUDA when available (auto)"),
 }
@@ -76,7 +80,7 @@ def add_train(actions) -> None:
     train = actions.add_parser(
         "train",
         help="train a captioning model",
-        description="Train an RNN, LSTM or attention LSTM captioning model on MobileNetV2 "
+        description="Train an RNN, LSTM or attention LSTM captioning model on the image "
         "features of the embedded scenes (no download), EECS 498's coco.pt, or the cs231n "
         "HDF5 files. Writes config.json, metrics.jsonl, curves.png, summary.json, last.pt and "
         "best.pt to the run directory.",
@@ -88,7 +92,11 @@ def add_train(actions) -> None:
         metavar="KIND [PATH]",
         help="embedded (default), coco.pt FILE, or cs231n DIR",
     )
-    train.add_argument("--weights", metavar="FILE", help="MobileNetV2 ImageNet weights file")
+    train.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="ImageNet weights file: Lite0's with --encoder lite0, else MobileNetV2's",
+    )
     train.add_argument("--data-root", help="cache folder ($DUALNET_CACHE or ~/.cache/dualnet)")
     train.add_argument("--out", dest="out_dir", help="run directory (runs/caption/<run name>)")
     train.add_argument("--resume", metavar="RUN", help="continue a run (its directory or a .pt)")

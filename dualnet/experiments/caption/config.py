@@ -17,7 +17,7 @@ CELLS = ("rnn", "lstm", "attention")
 BACKENDS = ("torch", "numpy")
 DATA_KINDS = ("embedded", "coco.pt", "cs231n")
 DTYPES = ("float32", "float64")
-ENCODERS = ("auto", "imagenet", "standin", "random")
+ENCODERS = ("auto", "lite0", "imagenet", "standin", "random")
 
 RANGES = {
     "epochs": Range(int, 1),
@@ -50,10 +50,10 @@ class CaptionConfig:
     """Everything that defines a captioning run; stored in every checkpoint.
 
     ``data`` is ``embedded``, ``coco.pt`` (with ``data_path`` the file) or ``cs231n`` (with
-    ``data_path`` the folder). ``encoder``/``weights`` choose the MobileNetV2 weights
-    (:mod:`~dualnet.experiments.caption.features`). ``train_subset`` keeps the captions of the
-    first N training images. ``blind`` trains on features shuffled across images: the
-    image-blind baseline.
+    ``data_path`` the folder). ``encoder``/``weights`` choose the image encoder and its
+    weights (:mod:`~dualnet.experiments.caption.features`). ``train_subset`` keeps the
+    captions of the first N training images. ``blind`` trains on features shuffled across
+    images: the image-blind baseline.
     """
 
     cell: str
@@ -103,6 +103,11 @@ class CaptionConfig:
             raise ConfigError(
                 "the cs231n files hold pooled VGG-16 features, no images and no feature map: "
                 "--cell attention needs --data embedded or coco.pt FILE"
+            )
+        if self.weights and self.encoder not in ("auto", "lite0", "imagenet"):
+            raise ConfigError(
+                f"--weights is a file of ImageNet weights: it takes --encoder lite0 or imagenet, "
+                f"not {self.encoder}"
             )
         if self.backend == "numpy" and self.resume:
             raise ConfigError("the NumPy backend cannot resume a run; start a new one")

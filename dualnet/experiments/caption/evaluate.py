@@ -3,14 +3,17 @@
 :func:`evaluate_run` captions every image of the evaluation split (``test`` for the embedded
 set, ``val`` otherwise), greedily or with beam search, and scores the captions against all
 references of each image with corpus BLEU-1..4 (0-1 scale) and the cs231n metric; for an
-attention run on the embedded scenes also ``attention_pointing``; and ``blind_bleu4``: the
-same model given the features of *another* image (a fixed shuffle), which measures how much of
-the score the image itself earns.
+attention run on the embedded scenes also ``attention_pointing``; on the embedded scenes
+``object_recall`` and ``object_precision`` (:func:`object_scores`: which of a scene's objects
+its caption names with the right colour and shape, on the scenes with two or three objects);
+and ``blind_bleu4``: the same model given the features of *another* image (a fixed shuffle),
+which measures how much of the score the image itself earns.
 """
 
 from __future__ import annotations
 
 import textwrap
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +30,15 @@ from dualnet.experiments.caption.decode import attention_pointing, beam_search, 
 from dualnet.experiments.caption.train import Prepared, build_model, prepare
 
 MAX_LENGTH = 16
+EMBEDDED_KEYS = (
+    "attention_pointing",
+    "pointing_words",
+    "object_recall",
+    "object_precision",
+    "object_scenes",
+)
+"""The keys of the summary that only the embedded scenes have (their objects are known);
+the attention's pointing only for attention runs."""
 
 
 @dataclass
@@ -109,7 +121,57 @@ def score(loaded: LoadedRun, split: str, rows: np.ndarray, beam: int | None) -> 
         )
         summary["attention_pointing"] = hits / max(total, 1)
         summary["pointing_words"] = total
+    if part.objects is not None:
+        summary.update(object_scores(hypotheses, part.objects[rows]))
     return summary, captions, weights
+
+
+def object_counts(words: list[str], slots: np.ndarray) -> tuple[int, int, int]:
+    """How well one caption names the objects of its scene.
+
+    Args:
+        words: The generated caption's words.
+        slots: The scene's ``(3, 4)`` object slots ``(shape, colour, size, cell)``.
+
+    Returns:
+        ``(matched, objects, mentions)``: the size of the multiset intersection of the
+        ``(colour, shape)`` pairs the caption names (:func:`~.scenes.mentioned_objects`) and
+        those of the scene (an object named twice is matched once), the scene's objects, and
+        the caption's mentions.
+    """
+    named = Counter(scenes.mentioned_objects(words))
+    present = Counter(scenes.scene_objects(slots))
+    matched = sum((named & present).values())
+    return matched, sum(present.values()), sum(named.values())
+
+
+def object_scores(captions: list[list[str]], objects: np.ndarray, counts=(2, 3)) -> dict:
+    """Object recall and precision of generated captions on the scenes holding ``counts``
+    objects.
+
+    Args:
+        captions: The words of each generated caption, ``N`` of them.
+        objects: ``(N, 3, 4)`` object slots of the scenes (``-1``: empty).
+        counts: Which scenes count, by their number of objects.
+
+    Returns:
+        ``object_recall`` (matched objects / the scenes' objects), ``object_precision``
+        (matched mentions / mentions; 0 when nothing is named), both summed over the scenes
+        before dividing, and ``object_scenes``, how many scenes were scored.
+    """
+    if len(captions) != len(objects):
+        raise ValueError(f"captions: {len(captions)} captions for {len(objects)} scenes")
+    kept = [
+        object_counts(words, slots)
+        for words, slots in zip(captions, objects, strict=True)
+        if int((slots[:, 0] >= 0).sum()) in counts
+    ]
+    matched, total, mentions = np.array(kept, dtype=np.int64).reshape(-1, 3).sum(axis=0)
+    return {
+        "object_recall": int(matched) / max(int(total), 1),
+        "object_precision": int(matched) / max(int(mentions), 1),
+        "object_scenes": len(kept),
+    }
 
 
 def evaluate_run(
@@ -128,7 +190,7 @@ def evaluate_run(
     result = {
         **{f"bleu{k}": summary[f"bleu{k}"] for k in range(1, 5)},
         "cs231n_bleu1": summary["cs231n_bleu1"],
-        **{k: summary[k] for k in ("attention_pointing", "pointing_words") if k in summary},
+        **{k: summary[k] for k in EMBEDDED_KEYS if k in summary},
         "blind_bleu4": blind,
         "n_images": int(len(rows)),
         "decoding": f"beam {beam}" if beam else "greedy",

@@ -53,13 +53,15 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from dualnet.data import paths
-from dualnet.experiments import pretrained, runs
+from dualnet.experiments import networks, runs
 from dualnet.experiments.caption import scenes
 
 IMAGENET_WEIGHTS = "MobileNet_V2_Weights.IMAGENET1K_V1"
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-ENCODERS = ("auto", "imagenet", "standin", "random")
+ENCODERS = ("auto", "lite0", "imagenet", "standin", "random")
+LITE0_NAME = "efficientnet-lite0"
+LITE0_INPUT_SIZE = 112
+"""The size Lite0 reads the scenes at: there the centre of each of its 4x4 feature cells lies
+inside the scene cell of the same index (see the module docstring)."""
 FEATURE_DIM = 1280
 CALIBRATION_IMAGES = 500
 """Training images on which the untrained network's batch-norm statistics are re-estimated
@@ -76,7 +78,9 @@ STANDIN_INPUT_SIZE = STANDIN_IMAGE_SIZE * scenes.GRID
 """The size the stand-in reads a scene at (128): every scene cell is then one training
 picture, and feature cell ``j`` covers scene cell ``j``."""
 FEATURE_STRIDE = 32
-"""MobileNetV2's total stride: one feature cell per 32 input pixels."""
+"""The total stride of MobileNetV2 and of Lite0: one feature cell per 32 input pixels."""
+AUTO_ENCODER = "lite0"
+"""What ``auto`` loads (without ``weights_file``)."""
 
 
 @dataclass
@@ -102,12 +106,21 @@ def mobilenet_features(num_classes: int = 1000) -> torch.nn.Module:
 
 def imagenet_encoder(file: str | os.PathLike | None = None, download: bool = True) -> Encoder:
     """MobileNetV2 with the ImageNet weights (raises ``WeightsNotFoundError`` offline)."""
-    state = pretrained.load_state_dict(
-        pretrained.weights_enum(IMAGENET_WEIGHTS), file=file, download=download
-    )
-    network = mobilenet_features()
-    network.load_state_dict(state)
-    return Encoder(network.features.eval(), IMAGENET_MEAN, IMAGENET_STD, "imagenet")
+    network = networks.mobilenet_v2(file, download=download)
+    mean, std = networks.IMAGENET_MEAN, networks.IMAGENET_STD
+    return Encoder(network.features.eval(), mean, std, "imagenet")
+
+
+def lite0_encoder(file: str | os.PathLike | None = None) -> Encoder:
+    """EfficientNet-Lite0 with its ImageNet weights (shipped by a pip package, or ``file``):
+    all 18 layers of ``features``, a ``(1280, 4, 4)`` map of a scene read at
+    :data:`LITE0_INPUT_SIZE` pixels, normalised as the weights expect (pixels to [-1, 1]).
+    Its weights are stored channels-last, which makes its depthwise convolutions faster on a
+    CPU (1.6x on two cores)."""
+    network = networks.efficientnet_lite0(file).features.eval()
+    network = network.to(memory_format=torch.channels_last)
+    mean, std = networks.lite0_normalisation()
+    return Encoder(network, mean, std, LITE0_NAME, input_size=LITE0_INPUT_SIZE)
 
 
 def standin_dir(data_root=None, seed: int = 0) -> Path:
@@ -174,15 +187,21 @@ def standin_encoder(data_root=None, seed: int = 0, epochs: int = STANDIN_EPOCHS)
 
 
 def load_encoder(kind: str = "auto", weights_file=None, data_root=None) -> Encoder:
-    """The encoder ``kind`` (one of :data:`ENCODERS`, see the module docstring)."""
+    """The encoder ``kind`` (one of :data:`ENCODERS`, see the module docstring).
+
+    ``weights_file`` is a weights file of the ImageNet network: Lite0's for ``lite0``,
+    MobileNetV2's for ``imagenet`` and for ``auto`` (which it turns into ``imagenet``).
+    """
     if kind not in ENCODERS:
         raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got {kind!r}")
-    if kind == "imagenet" or weights_file is not None:
-        return imagenet_encoder(weights_file)
+    if weights_file is not None and kind not in ("auto", "lite0", "imagenet"):
+        raise ValueError(f"weights_file is for the lite0 and imagenet encoders, not {kind!r}")
     if kind == "auto":
-        cached = pretrained.cached_path(pretrained.weights_enum(IMAGENET_WEIGHTS))
-        if cached.is_file():
-            return imagenet_encoder(download=False)
+        kind = "imagenet" if weights_file is not None else AUTO_ENCODER
+    if kind == "lite0":
+        return lite0_encoder(weights_file)
+    if kind == "imagenet":
+        return imagenet_encoder(weights_file)
     if kind == "random":
         return random_encoder()
     return standin_encoder(data_root)
@@ -192,7 +211,8 @@ def random_encoder(seed: int = 0) -> Encoder:
     """The untrained MobileNetV2, seeded, with the ImageNet statistics."""
     torch.manual_seed(seed)
     network = mobilenet_features().features.eval()
-    return Encoder(network, IMAGENET_MEAN, IMAGENET_STD, f"random-seed{seed}", recalibrate=True)
+    mean, std = networks.IMAGENET_MEAN, networks.IMAGENET_STD
+    return Encoder(network, mean, std, f"random-seed{seed}", recalibrate=True)
 
 
 def normalised(encoder: Encoder, images: np.ndarray) -> torch.Tensor:
@@ -253,7 +273,7 @@ def feature_maps(data, encoder: Encoder, data_root=None, progress: bool = True) 
             maps = {key: file[key] for key in file.files}
         if set(maps) == set(data.splits):
             return maps
-    print(f"extracting MobileNetV2 features ({encoder.name}) once; caching them in {path}",
+    print(f"extracting the features of {encoder.name} once; caching them in {path}",
           file=sys.stderr, flush=True)  # fmt: skip
     if encoder.recalibrate:
         calibrate_batchnorm(encoder, data.splits["train"].images[:CALIBRATION_IMAGES])

@@ -105,6 +105,43 @@ def scene_captions(objects: list[tuple[int, int, int]]) -> list[list[str]]:
     ]
 
 
+def mentioned_objects(words: list[str]) -> list[tuple[str, str]]:
+    """The objects a caption names, as ``(colour, shape)`` pairs in the order it names them:
+    the inverse of :func:`scene_captions`, for generated captions too.
+
+    An object is named by a colour followed by a shape (``a red disk``, ``a small red disk``)
+    or by a shape followed by ``is`` and a colour (``the disk is red``). Words that fit
+    neither form (a shape without a colour, a colour without a shape) name nothing. Sizes are
+    not read.
+
+    Args:
+        words: The caption's words, e.g. ``"the disk is red , the star is blue".split()``.
+
+    Returns:
+        One ``(colour, shape)`` per mention; an object named twice appears twice.
+    """
+    found = []
+    index = 0
+    while index < len(words):
+        word, after = words[index], words[index + 1 : index + 3]
+        if word in COLOURS and after[:1] and after[0] in SHAPES:
+            found.append((word, after[0]))
+            index += 2
+        elif word in SHAPES and len(after) == 2 and after[0] == "is" and after[1] in COLOURS:
+            found.append((after[1], word))
+            index += 3
+        else:
+            index += 1
+    return found
+
+
+def scene_objects(slots: np.ndarray) -> list[tuple[str, str]]:
+    """The ``(colour, shape)`` names of the objects of one scene's ``(3, 4)`` slots
+    ``(shape, colour, size, cell)`` (a slot whose shape is ``-1`` is empty)."""
+    colour_names = list(COLOURS)
+    return [(colour_names[colour], SHAPES[shape]) for shape, colour, _, _ in slots if shape >= 0]
+
+
 def draw_objects(objects: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Draw scenes.
 
