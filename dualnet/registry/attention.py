@@ -7,7 +7,7 @@ import numpy as np
 
 import reference_numpy.attention as R
 import torch_impl.attention as T
-from dualnet.registry.component import Case, Component, dotted_name, layer
+from dualnet.registry.component import Case, Component, dotted_name, layer, substitutable
 from dualnet.registry.rnn import SEQ, D, H, N, normal, rnn_weights
 
 TOPIC = "attention"
@@ -45,15 +45,34 @@ def attention_lstm_case(rng: np.random.Generator, dtype) -> Case:
 # outputs are compared, and both upstream gradients are propagated.
 
 
-def attention_forward_numpy(case: Case):
-    attn, attn_weights, cache = R.dot_product_attention_forward(*case.inputs.values())
-    return (attn, attn_weights), cache
+def dot_product_attention_entry(
+    dot_product_attention_forward, dot_product_attention_backward
+) -> Component:
+    def forward_numpy(case: Case):
+        attn, attn_weights, cache = dot_product_attention_forward(*case.inputs.values())
+        return (attn, attn_weights), cache
 
+    def backward_numpy(douts, cache, case: Case):
+        dattn, dattn_weights = douts
+        gradients = dot_product_attention_backward(dattn, cache, dattn_weights=dattn_weights)
+        return dict(zip(case.wrt, gradients, strict=True))
 
-def attention_backward_numpy(douts, cache, case: Case):
-    dattn, dattn_weights = douts
-    gradients = R.dot_product_attention_backward(dattn, cache, dattn_weights=dattn_weights)
-    return dict(zip(case.wrt, gradients, strict=True))
+    return Component(
+        name="dot_product_attention",
+        topic=TOPIC,
+        summary="attn = sum of the grid cells of A weighted by softmax(h . A / sqrt(H))",
+        page="derivations/attention",
+        make_case=attention_case,
+        forward_numpy=forward_numpy,
+        backward_numpy=backward_numpy,
+        forward_torch=attention_forward_torch,
+        implementations=(
+            dotted_name(dot_product_attention_forward),
+            dotted_name(dot_product_attention_backward),
+            dotted_name(T.dot_product_attention),
+        ),
+        outputs=("attn", "attn_weights"),
+    )
 
 
 def attention_forward_torch(tensors, case: Case):
@@ -61,20 +80,10 @@ def attention_forward_torch(tensors, case: Case):
 
 
 ENTRIES = [
-    Component(
-        name="dot_product_attention",
-        topic=TOPIC,
-        summary="attn = sum of the grid cells of A weighted by softmax(h . A / sqrt(H))",
-        page="derivations/attention",
-        make_case=attention_case,
-        forward_numpy=attention_forward_numpy,
-        backward_numpy=attention_backward_numpy,
-        forward_torch=attention_forward_torch,
-        implementations=(
-            dotted_name(R.dot_product_attention_forward),
-            dotted_name(R.dot_product_attention_backward),
-            dotted_name(T.dot_product_attention),
-        ),
+    substitutable(
+        dot_product_attention_entry,
+        dot_product_attention_forward=R.dot_product_attention_forward,
+        dot_product_attention_backward=R.dot_product_attention_backward,
     ),
     layer(
         name="attention_lstm_step",
@@ -85,6 +94,7 @@ ENTRIES = [
         forward=R.attention_lstm_step_forward,
         backward=R.attention_lstm_step_backward,
         torch_function=T.attention_lstm_step,
+        outputs=("next_h", "next_c"),
     ),
     layer(
         name="attention_lstm",
@@ -95,5 +105,6 @@ ENTRIES = [
         forward=R.attention_lstm_forward,
         backward=R.attention_lstm_backward,
         torch_function=T.attention_lstm,
+        outputs=("h",),
     ),
 ]

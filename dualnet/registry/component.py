@@ -10,13 +10,20 @@ cross-check engine (``dualnet/crosscheck.py``) needs:
 
 Most components follow one of the classic forms, and :func:`layer` and :func:`combined_loss`
 build the three calls from the public functions. A component with an unusual form writes its
-three calls by hand.
+three calls by hand, in a function that takes the NumPy functions it calls by their public
+names, and registers it with :func:`substitutable`.
+
+Every entry remembers its NumPy functions under their public names
+(``Component.numpy_functions``), so that the same entry can be built again around other
+functions of those names (:meth:`Component.with_numpy_functions`): that is how a learner's own
+``affine_forward`` is checked by the very machinery that checks the reference's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -63,6 +70,12 @@ class Component:
             (the default) means every input whose leading axis has the length of the first
             input's (see :func:`batched_inputs`). ``()`` for a component without a batch (an
             update rule).
+        outputs: Names of the forward outputs, in order (``("next_h", "next_c")``); empty
+            means ``"out"`` for a single output.
+        numpy_functions: The public NumPy functions the entry calls, by name
+            (``{"affine_forward": ..., "affine_backward": ...}``).
+        rebuild: ``rebuild(functions) -> Component``: the same entry around other functions
+            of the names in ``numpy_functions``; see :meth:`with_numpy_functions`.
     """
 
     name: str
@@ -77,11 +90,49 @@ class Component:
     variant: str = ""
     updates_config: bool = False
     batch_inputs: tuple[str, ...] | None = None
+    outputs: tuple[str, ...] = ()
+    numpy_functions: dict[str, Callable] = field(default_factory=dict, compare=False)
+    rebuild: Callable[[dict[str, Callable]], Component] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     @property
     def key(self) -> str:
         """The registry key: ``name``, or ``name[variant]`` for a variant."""
         return f"{self.name}[{self.variant}]" if self.variant else self.name
+
+    def output_names(self, count: int) -> tuple[str, ...]:
+        """Names for ``count`` forward outputs: :attr:`outputs` when it names that many,
+        else ``("out",)`` or ``("out0", "out1", ...)``."""
+        if len(self.outputs) == count:
+            return self.outputs
+        return ("out",) if count == 1 else tuple(f"out{k}" for k in range(count))
+
+    def with_numpy_functions(self, replacements: dict[str, Callable]) -> Component:
+        """This entry with some of its NumPy functions replaced, named as in
+        :attr:`numpy_functions`; its cases, its PyTorch side and its key stay the same.
+
+        Raises:
+            ValueError: for a name the entry does not call, or an entry that cannot be rebuilt.
+        """
+        unknown = sorted(set(replacements) - set(self.numpy_functions))
+        if unknown or self.rebuild is None:
+            raise ValueError(
+                f"{self.key} cannot take {', '.join(unknown) or 'other functions'}: it calls "
+                f"{', '.join(self.numpy_functions) or 'no replaceable function'}"
+            )
+        functions = {**self.numpy_functions, **replacements}
+        rebuilt = self.rebuild(functions)
+        return dataclasses.replace(rebuilt, numpy_functions=functions, rebuild=self.rebuild)
+
+
+def substitutable(build: Callable[..., Component], **functions: Callable) -> Component:
+    """``build(**functions)``, remembering ``functions`` under their keyword names, which are
+    the functions' public names (``content_loss_forward=R.content_loss_forward``), so that
+    :meth:`Component.with_numpy_functions` can build the entry again around other functions."""
+    return dataclasses.replace(
+        build(**functions), numpy_functions=dict(functions), rebuild=lambda fns: build(**fns)
+    )
 
 
 def batched_inputs(component: Component, case: Case) -> tuple[str, ...]:
@@ -128,6 +179,7 @@ def layer(
     torch_kwargs: Callable[[Case], dict] | None = None,
     variant: str = "",
     updates_config: bool = False,
+    outputs: tuple[str, ...] = (),
 ) -> Component:
     """A component in the classic layer form.
 
@@ -135,31 +187,38 @@ def layer(
     one gradient or a tuple of them in ``case.wrt`` order; ``torch_function(*tensors, *config,
     **torch_kwargs(case))`` returns an output or a tuple of outputs.
     """
+    forward_name, backward_name = forward.__name__, backward.__name__
 
-    def forward_numpy(case: Case):
-        *outputs, cache = forward(*case.inputs.values(), *case.config)
-        return tuple(outputs), cache
+    def build(**functions: Callable) -> Component:
+        forward, backward = functions[forward_name], functions[backward_name]
 
-    def backward_numpy(douts, cache, case: Case):
-        return dict(zip(case.wrt, as_tuple(backward(*douts, cache)), strict=True))
+        def forward_numpy(case: Case):
+            *outputs, cache = forward(*case.inputs.values(), *case.config)
+            return tuple(outputs), cache
+
+        def backward_numpy(douts, cache, case: Case):
+            return dict(zip(case.wrt, as_tuple(backward(*douts, cache)), strict=True))
+
+        return Component(
+            name=name,
+            topic=topic,
+            summary=summary,
+            page=page,
+            make_case=make_case,
+            forward_numpy=forward_numpy,
+            backward_numpy=backward_numpy,
+            forward_torch=forward_torch,
+            implementations=tuple(dotted_name(f) for f in (forward, backward, torch_function)),
+            variant=variant,
+            updates_config=updates_config,
+            outputs=outputs,
+        )
 
     def forward_torch(tensors, case: Case):
         extra = torch_kwargs(case) if torch_kwargs else {}
         return as_tuple(torch_function(*tensors.values(), *case.config, **extra))
 
-    return Component(
-        name=name,
-        topic=topic,
-        summary=summary,
-        page=page,
-        make_case=make_case,
-        forward_numpy=forward_numpy,
-        backward_numpy=backward_numpy,
-        forward_torch=forward_torch,
-        implementations=(dotted_name(forward), dotted_name(backward), dotted_name(torch_function)),
-        variant=variant,
-        updates_config=updates_config,
-    )
+    return substitutable(build, **{forward_name: forward, backward_name: backward})
 
 
 def combined_loss(
@@ -177,10 +236,27 @@ def combined_loss(
     Its one output is the scalar loss; the gradient for an upstream gradient ``dloss`` is
     ``dloss * dx``. ``case.wrt`` names the single differentiable input.
     """
+    loss_name = loss.__name__
 
-    def forward_numpy(case: Case):
-        value, dx = loss(*case.inputs.values(), *case.config)
-        return (np.asarray(value),), dx
+    def build(**functions: Callable) -> Component:
+        loss = functions[loss_name]
+
+        def forward_numpy(case: Case):
+            value, dx = loss(*case.inputs.values(), *case.config)
+            return (np.asarray(value),), dx
+
+        return Component(
+            name=name,
+            topic=topic,
+            summary=summary,
+            page=page,
+            make_case=make_case,
+            forward_numpy=forward_numpy,
+            backward_numpy=backward_numpy,
+            forward_torch=forward_torch,
+            implementations=(dotted_name(loss), dotted_name(torch_function)),
+            outputs=("loss",),
+        )
 
     def backward_numpy(douts, cache, case: Case):
         (dloss,) = douts
@@ -190,14 +266,4 @@ def combined_loss(
     def forward_torch(tensors, case: Case):
         return (torch_function(*tensors.values(), *case.config),)
 
-    return Component(
-        name=name,
-        topic=topic,
-        summary=summary,
-        page=page,
-        make_case=make_case,
-        forward_numpy=forward_numpy,
-        backward_numpy=backward_numpy,
-        forward_torch=forward_torch,
-        implementations=(dotted_name(loss), dotted_name(torch_function)),
-    )
+    return substitutable(build, **{loss_name: loss})

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 import reference_numpy.gan as R
 import torch_impl.gan as T
-from dualnet.registry.component import Case, Component, dotted_name, layer
+from dualnet.registry.component import Case, Component, dotted_name, layer, substitutable
 from reference_numpy.gradcheck import eval_numerical_gradient
 
 TOPIC = "gan"
@@ -141,15 +141,33 @@ def gradient_penalty_case(rng: np.random.Generator, dtype) -> Case:
     )
 
 
-def gradient_penalty_forward_numpy(case: Case):
-    lambda_gp, alpha = case.config
-    penalty, cache = R.gradient_penalty_forward(*case.inputs.values(), lambda_gp, alpha)
-    return (np.asarray(penalty),), cache
+def gradient_penalty_entry(gradient_penalty_forward, gradient_penalty_backward) -> Component:
+    def forward_numpy(case: Case):
+        lambda_gp, alpha = case.config
+        penalty, cache = gradient_penalty_forward(*case.inputs.values(), lambda_gp, alpha)
+        return (np.asarray(penalty),), cache
 
+    def backward_numpy(douts, cache, case: Case):
+        (dpenalty,) = douts
+        return dict(zip(case.wrt, gradient_penalty_backward(dpenalty, cache), strict=True))
 
-def gradient_penalty_backward_numpy(douts, cache, case: Case):
-    (dpenalty,) = douts
-    return dict(zip(case.wrt, R.gradient_penalty_backward(dpenalty, cache), strict=True))
+    return Component(
+        name="gradient_penalty",
+        topic=TOPIC,
+        summary="WGAN-GP penalty of a one-hidden-layer critic, lambda mean (|grad D(x_hat)| - 1)^2",
+        page="derivations/gradient_penalty",
+        make_case=gradient_penalty_case,
+        forward_numpy=forward_numpy,
+        backward_numpy=backward_numpy,
+        forward_torch=gradient_penalty_forward_torch,
+        batch_inputs=("real", "fake", "eps"),
+        implementations=(
+            dotted_name(gradient_penalty_forward),
+            dotted_name(gradient_penalty_backward),
+            dotted_name(T.gradient_penalty),
+        ),
+        outputs=("penalty",),
+    )
 
 
 def gradient_penalty_forward_torch(tensors, case: Case):
@@ -235,6 +253,7 @@ def score_losses(variant: str) -> list[Component]:
             forward=forward,
             backward=backward,
             torch_function=torch_function,
+            outputs=("loss",),
         )
         for name, summary, make_case, forward, backward, torch_function in pair
     ]
@@ -250,23 +269,13 @@ ENTRIES = [
         forward=R.bce_loss_forward,
         backward=R.bce_loss_backward,
         torch_function=T.bce_loss,
+        outputs=("loss",),
     ),
     *score_losses("flat"),
     *score_losses("column"),
-    Component(
-        name="gradient_penalty",
-        topic=TOPIC,
-        summary="WGAN-GP penalty of a one-hidden-layer critic, lambda mean (|grad D(x_hat)| - 1)^2",
-        page="derivations/gradient_penalty",
-        make_case=gradient_penalty_case,
-        forward_numpy=gradient_penalty_forward_numpy,
-        backward_numpy=gradient_penalty_backward_numpy,
-        forward_torch=gradient_penalty_forward_torch,
-        batch_inputs=("real", "fake", "eps"),
-        implementations=(
-            dotted_name(R.gradient_penalty_forward),
-            dotted_name(R.gradient_penalty_backward),
-            dotted_name(T.gradient_penalty),
-        ),
+    substitutable(
+        gradient_penalty_entry,
+        gradient_penalty_forward=R.gradient_penalty_forward,
+        gradient_penalty_backward=R.gradient_penalty_backward,
     ),
 ]

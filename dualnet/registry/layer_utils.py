@@ -16,7 +16,7 @@ import reference_numpy.conv as RC
 import reference_numpy.layer_utils as R
 import reference_numpy.layers as RL
 import torch_impl.layer_utils as T
-from dualnet.registry.component import Case, layer
+from dualnet.registry.component import Case, Component, layer, substitutable
 
 MARGIN = 0.01
 CONV = {"stride": 1, "pad": 1}
@@ -91,10 +91,26 @@ def conv_bn_relu_case(rng: np.random.Generator, dtype) -> Case:
     return redraw_until(draw, measurable)
 
 
-def conv_bn_relu_backward(douts, cache, case: Case) -> dict[str, np.ndarray]:
-    """The NumPy gradients of every input but ``b`` (see :func:`conv_bn_relu_case`)."""
-    dx, dw, _db, dgamma, dbeta = R.conv_bn_relu_backward(*douts, cache)
-    return {"x": dx, "w": dw, "gamma": dgamma, "beta": dbeta}
+def conv_bn_relu_entry(conv_bn_relu_forward, conv_bn_relu_backward) -> Component:
+    """The sandwich's entry; its NumPy gradients leave out ``b`` (see
+    :func:`conv_bn_relu_case`)."""
+
+    def backward_numpy(douts, cache, case: Case) -> dict[str, np.ndarray]:
+        dx, dw, _db, dgamma, dbeta = conv_bn_relu_backward(*douts, cache)
+        return {"x": dx, "w": dw, "gamma": dgamma, "beta": dbeta}
+
+    entry = layer(
+        name="conv_bn_relu",
+        topic="conv",
+        summary="convolution, spatial batch norm (train mode), ReLU (sandwich layer)",
+        page="derivations/layer_utils",
+        make_case=conv_bn_relu_case,
+        forward=conv_bn_relu_forward,
+        backward=conv_bn_relu_backward,
+        torch_function=T.conv_bn_relu,
+        updates_config=True,
+    )
+    return dataclasses.replace(entry, backward_numpy=backward_numpy)
 
 
 def separated_windows(s: np.ndarray) -> bool:
@@ -138,19 +154,10 @@ ENTRIES = [
         backward=R.conv_relu_backward,
         torch_function=T.conv_relu,
     ),
-    dataclasses.replace(
-        layer(
-            name="conv_bn_relu",
-            topic="conv",
-            summary="convolution, spatial batch norm (train mode), ReLU (sandwich layer)",
-            page="derivations/layer_utils",
-            make_case=conv_bn_relu_case,
-            forward=R.conv_bn_relu_forward,
-            backward=R.conv_bn_relu_backward,
-            torch_function=T.conv_bn_relu,
-            updates_config=True,
-        ),
-        backward_numpy=conv_bn_relu_backward,
+    substitutable(
+        conv_bn_relu_entry,
+        conv_bn_relu_forward=R.conv_bn_relu_forward,
+        conv_bn_relu_backward=R.conv_bn_relu_backward,
     ),
     layer(
         name="conv_relu_pool",

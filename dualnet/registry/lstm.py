@@ -38,6 +38,7 @@ ENTRIES = [
         forward=R.lstm_step_forward,
         backward=R.lstm_step_backward,
         torch_function=T.lstm_step,
+        outputs=("next_h", "next_c"),
     ),
     layer(
         name="lstm",
@@ -48,5 +49,6 @@ ENTRIES = [
         forward=R.lstm_forward,
         backward=R.lstm_backward,
         torch_function=T.lstm,
+        outputs=("h",),
     ),
 ]

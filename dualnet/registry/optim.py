@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 import reference_numpy.optim as R
-from dualnet.registry.component import Case, Component, dotted_name
+from dualnet.registry.component import Case, Component, dotted_name, substitutable
 
 TOPIC = "optim"
 STEPS = 25
@@ -33,16 +33,33 @@ def trajectory_case(hyperparameters: dict):
 
 def update_rule(name: str, torch_optimizer, to_torch_options, hyperparameters: dict) -> Component:
     """An entry running ``reference_numpy.optim.<name>`` and ``torch_optimizer`` side by side."""
-    rule = R.UPDATE_RULES[name]
 
-    def forward_numpy(case: Case):
-        w, grads = case.inputs["w0"], case.inputs["grads"]
-        (config,) = case.config
-        steps = []
-        for dw in grads:
-            w, config = rule(w, dw, config)
-            steps.append(w)
-        return (np.stack(steps),), None
+    def build(**functions) -> Component:
+        rule = functions[name]
+
+        def forward_numpy(case: Case):
+            w, grads = case.inputs["w0"], case.inputs["grads"]
+            (config,) = case.config
+            steps = []
+            for dw in grads:
+                w, config = rule(w, dw, config)
+                steps.append(w)
+            return (np.stack(steps),), None
+
+        return Component(
+            name=name,
+            topic=TOPIC,
+            summary=f"{STEPS} steps of {name} vs torch.optim.{torch_optimizer.__name__}",
+            page="derivations/optim",
+            make_case=trajectory_case(hyperparameters),
+            forward_numpy=forward_numpy,
+            backward_numpy=lambda douts, cache, case: {},
+            forward_torch=forward_torch,
+            implementations=(dotted_name(rule), f"torch.optim.{torch_optimizer.__name__}"),
+            batch_inputs=(),  # a parameter array has no batch axis
+            updates_config=True,  # the classic rules keep their state in the config they get
+            outputs=("next_w",),
+        )
 
     def forward_torch(tensors, case: Case):
         (config,) = case.config
@@ -55,19 +72,7 @@ def update_rule(name: str, torch_optimizer, to_torch_options, hyperparameters: d
             steps.append(w.detach().clone())
         return (torch.stack(steps),)
 
-    return Component(
-        name=name,
-        topic=TOPIC,
-        summary=f"{STEPS} steps of {name} vs torch.optim.{torch_optimizer.__name__}",
-        page="derivations/optim",
-        make_case=trajectory_case(hyperparameters),
-        forward_numpy=forward_numpy,
-        backward_numpy=lambda douts, cache, case: {},
-        forward_torch=forward_torch,
-        implementations=(dotted_name(rule), f"torch.optim.{torch_optimizer.__name__}"),
-        batch_inputs=(),  # a parameter array has no batch axis
-        updates_config=True,  # the classic rules keep their state in the config they get
-    )
+    return substitutable(build, **{name: R.UPDATE_RULES[name]})
 
 
 ENTRIES = [

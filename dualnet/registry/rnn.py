@@ -75,6 +75,7 @@ ENTRIES = [
         forward=R.rnn_step_forward,
         backward=R.rnn_step_backward,
         torch_function=T.rnn_step,
+        outputs=("next_h",),
     ),
     layer(
         name="rnn",
@@ -85,6 +86,7 @@ ENTRIES = [
         forward=R.rnn_forward,
         backward=R.rnn_backward,
         torch_function=T.rnn,
+        outputs=("h",),
     ),
     layer(
         name="word_embedding",

@@ -3,8 +3,8 @@ sum, the whole objective (``style_transfer.py``).
 
 The content and style losses do not fit the classic layer form: the content weight comes
 first, and the style loss takes lists of arrays. Their three adapter calls are written here by
-hand. Only feature maps and images are differentiable; content and style targets are
-constants.
+hand, in entry builders that take the NumPy functions by their public names. Only feature
+maps and images are differentiable; content and style targets are constants.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import reference_numpy.style as R
 import reference_numpy.style_transfer as RST
 import torch_impl.style as T
 import torch_impl.style_transfer as TST
-from dualnet.registry.component import Case, Component, dotted_name, layer
+from dualnet.registry.component import Case, Component, dotted_name, layer, substitutable
 
 TOPIC = "style"
 
@@ -42,17 +42,34 @@ def content_case(rng: np.random.Generator, dtype) -> Case:
     )
 
 
-def content_forward_numpy(case: Case):
-    (weight,) = case.config
-    loss, cache = R.content_loss_forward(
-        weight, case.inputs["content_current"], case.inputs["content_original"]
+def content_loss_entry(content_loss_forward, content_loss_backward) -> Component:
+    def forward_numpy(case: Case):
+        (weight,) = case.config
+        loss, cache = content_loss_forward(
+            weight, case.inputs["content_current"], case.inputs["content_original"]
+        )
+        return (np.asarray(loss),), cache
+
+    def backward_numpy(douts, cache, case: Case):
+        (dloss,) = douts
+        return {"content_current": content_loss_backward(dloss, cache)}
+
+    return Component(
+        name="content_loss",
+        topic=TOPIC,
+        summary="w * sum (F - P)^2 between current and content features",
+        page="derivations/style_losses",
+        make_case=content_case,
+        forward_numpy=forward_numpy,
+        backward_numpy=backward_numpy,
+        forward_torch=content_forward_torch,
+        implementations=(
+            dotted_name(content_loss_forward),
+            dotted_name(content_loss_backward),
+            dotted_name(T.content_loss),
+        ),
+        outputs=("loss",),
     )
-    return (np.asarray(loss),), cache
-
-
-def content_backward_numpy(douts, cache, case: Case):
-    (dloss,) = douts
-    return {"content_current": R.content_loss_backward(dloss, cache)}
 
 
 def content_forward_torch(tensors, case: Case):
@@ -131,23 +148,40 @@ def style_lists(values: dict, case: Case):
     return feats, targets
 
 
-def style_forward_numpy(case: Case):
-    style_layers, style_weights = case.config
-    feats, targets = style_lists(case.inputs, case)
-    loss, cache = R.style_loss_forward(feats, style_layers, targets, style_weights)
-    return (np.asarray(loss),), cache
+def style_loss_entry(style_loss_forward, style_loss_backward) -> Component:
+    def forward_numpy(case: Case):
+        style_layers, style_weights = case.config
+        feats, targets = style_lists(case.inputs, case)
+        loss, cache = style_loss_forward(feats, style_layers, targets, style_weights)
+        return (np.asarray(loss),), cache
 
+    def backward_numpy(douts, cache, case: Case):
+        """One gradient per style layer from the NumPy backward; the layers that are not
+        style layers do not influence the loss, so their gradient is zero."""
+        (dloss,) = douts
+        style_layers, _ = case.config
+        per_style_layer = style_loss_backward(dloss, cache)
+        gradients = {name: np.zeros_like(case.inputs[name]) for name in case.wrt}
+        for idx, gradient in zip(style_layers, per_style_layer, strict=True):
+            gradients[f"feats_{idx}"] = gradient
+        return gradients
 
-def style_backward_numpy(douts, cache, case: Case):
-    """One gradient per style layer from the NumPy backward; the layers that are not style
-    layers do not influence the loss, so their gradient is zero."""
-    (dloss,) = douts
-    style_layers, _ = case.config
-    per_style_layer = R.style_loss_backward(dloss, cache)
-    gradients = {name: np.zeros_like(case.inputs[name]) for name in case.wrt}
-    for idx, gradient in zip(style_layers, per_style_layer, strict=True):
-        gradients[f"feats_{idx}"] = gradient
-    return gradients
+    return Component(
+        name="style_loss",
+        topic=TOPIC,
+        summary="sum over style layers of w_l * sum (G_l - A_l)^2",
+        page="derivations/style_losses",
+        make_case=style_case,
+        forward_numpy=forward_numpy,
+        backward_numpy=backward_numpy,
+        forward_torch=style_forward_torch,
+        implementations=(
+            dotted_name(style_loss_forward),
+            dotted_name(style_loss_backward),
+            dotted_name(T.style_loss),
+        ),
+        outputs=("loss",),
+    )
 
 
 def style_forward_torch(tensors, case: Case):
@@ -185,14 +219,33 @@ def objective_arguments(values: dict, case: Case) -> tuple:
             list(style_layers), targets, style_weights, tv_weight)  # fmt: skip
 
 
-def objective_forward_numpy(case: Case):
-    losses, cache = RST.style_transfer_loss_forward(*objective_arguments(case.inputs, case))
-    return tuple(np.asarray(loss) for loss in losses), cache
+def style_transfer_loss_entry(
+    style_transfer_loss_forward, style_transfer_loss_backward
+) -> Component:
+    def forward_numpy(case: Case):
+        losses, cache = style_transfer_loss_forward(*objective_arguments(case.inputs, case))
+        return tuple(np.asarray(loss) for loss in losses), cache
 
+    def backward_numpy(douts, cache, case: Case):
+        dfeats, dimg = style_transfer_loss_backward(douts, cache)
+        return {**{f"feats_{i}": d for i, d in enumerate(dfeats)}, "img": dimg}
 
-def objective_backward_numpy(douts, cache, case: Case):
-    dfeats, dimg = RST.style_transfer_loss_backward(douts, cache)
-    return {**{f"feats_{i}": d for i, d in enumerate(dfeats)}, "img": dimg}
+    return Component(
+        name="style_transfer_loss",
+        topic=TOPIC,
+        summary="the three losses of style transfer; gradients for every feature map and the image",
+        page="derivations/style_losses",
+        make_case=objective_case,
+        forward_numpy=forward_numpy,
+        backward_numpy=backward_numpy,
+        forward_torch=objective_forward_torch,
+        implementations=(
+            dotted_name(style_transfer_loss_forward),
+            dotted_name(style_transfer_loss_backward),
+            dotted_name(TST.style_transfer_loss),
+        ),
+        outputs=("content_loss", "style_loss", "tv_loss"),
+    )
 
 
 def objective_forward_torch(tensors, case: Case):
@@ -200,20 +253,10 @@ def objective_forward_torch(tensors, case: Case):
 
 
 ENTRIES = [
-    Component(
-        name="content_loss",
-        topic=TOPIC,
-        summary="w * sum (F - P)^2 between current and content features",
-        page="derivations/style_losses",
-        make_case=content_case,
-        forward_numpy=content_forward_numpy,
-        backward_numpy=content_backward_numpy,
-        forward_torch=content_forward_torch,
-        implementations=(
-            dotted_name(R.content_loss_forward),
-            dotted_name(R.content_loss_backward),
-            dotted_name(T.content_loss),
-        ),
+    substitutable(
+        content_loss_entry,
+        content_loss_forward=R.content_loss_forward,
+        content_loss_backward=R.content_loss_backward,
     ),
     *[
         layer(
@@ -226,26 +269,17 @@ ENTRIES = [
             forward=R.gram_matrix_forward,
             backward=R.gram_matrix_backward,
             torch_function=T.gram_matrix,
+            outputs=("gram",),
         )
         for variant, normalize, meaning in (
             ("normalized", True, "divided by C*H*W"),
             ("unnormalized", False, "not divided"),
         )
     ],
-    Component(
-        name="style_loss",
-        topic=TOPIC,
-        summary="sum over style layers of w_l * sum (G_l - A_l)^2",
-        page="derivations/style_losses",
-        make_case=style_case,
-        forward_numpy=style_forward_numpy,
-        backward_numpy=style_backward_numpy,
-        forward_torch=style_forward_torch,
-        implementations=(
-            dotted_name(R.style_loss_forward),
-            dotted_name(R.style_loss_backward),
-            dotted_name(T.style_loss),
-        ),
+    substitutable(
+        style_loss_entry,
+        style_loss_forward=R.style_loss_forward,
+        style_loss_backward=R.style_loss_backward,
     ),
     layer(
         name="tv_loss",
@@ -256,20 +290,11 @@ ENTRIES = [
         forward=R.tv_loss_forward,
         backward=R.tv_loss_backward,
         torch_function=T.tv_loss,
+        outputs=("loss",),
     ),
-    Component(
-        name="style_transfer_loss",
-        topic=TOPIC,
-        summary="the three losses of style transfer; gradients for every feature map and the image",
-        page="derivations/style_losses",
-        make_case=objective_case,
-        forward_numpy=objective_forward_numpy,
-        backward_numpy=objective_backward_numpy,
-        forward_torch=objective_forward_torch,
-        implementations=(
-            dotted_name(RST.style_transfer_loss_forward),
-            dotted_name(RST.style_transfer_loss_backward),
-            dotted_name(TST.style_transfer_loss),
-        ),
+    substitutable(
+        style_transfer_loss_entry,
+        style_transfer_loss_forward=RST.style_transfer_loss_forward,
+        style_transfer_loss_backward=RST.style_transfer_loss_backward,
     ),
 ]
