@@ -5,6 +5,11 @@
     forward, NumPy backward vs autograd, and in float64 NumPy backward vs finite differences.
     Prints one row per component and dtype, exits 1 when anything disagrees.
 
+``dualnet check --impl PATH.py|MODULE [NAME ...] [--timeout S]``
+    Check a learner's own implementation the same way, each disagreement diagnosed; with
+    ``dualnet exercise`` (a skeleton to fill in) and ``dualnet grade DIR`` (a folder of
+    hand-ins) in :mod:`dualnet.learner.cli`.
+
 ``dualnet list``
     The registered components, their topic and the functions that implement them.
 
@@ -31,9 +36,14 @@ from dualnet.experiments.gan import cli as gan
 from dualnet.experiments.options import Range
 from dualnet.experiments.style import cli as style
 from dualnet.experiments.visualize import cli as visualize
+from dualnet.learner import cli as learner
 
 
 def run_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.impl:
+        return learner.run_check_impl(args)
+    if args.timeout is not None:
+        parser.error("--timeout: applies to --impl only")
     try:
         components = registry.select(args.names)
     except ValueError as error:
@@ -93,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--seed", type=Range(int, 0).parser(), default=0, help="seed of the random inputs (0)"
     )
+    learner.add_check_arguments(check)
     check.set_defaults(run=run_check, parser=check)
 
     listing = commands.add_parser("list", help="list the registered components")
@@ -103,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     gan.add_commands(commands)
     caption.add_commands(commands)
     style.add_commands(commands)
+    learner.add_commands(commands)
     return parser
 
 
