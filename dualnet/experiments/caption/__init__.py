@@ -1,4 +1,4 @@
-"""Image captioning end to end: data, MobileNetV2 features, training in both backends, greedy
+"""Image captioning end to end: data, image features, training in both backends, greedy
 decoding and beam search, BLEU, attention maps, and ``dualnet caption``.
 
 =================  ==========================================================================
@@ -6,13 +6,13 @@ module             holds
 =================  ==========================================================================
 ``scenes``         the embedded captioning scenes and their grammar
 ``data``           the loaders (embedded, ``coco.pt``, cs231n HDF5), ``decode_captions``
-``features``       MobileNetV2 at 112 px (ImageNet weights or the offline stand-in), cached
+``features``       the encoders (EfficientNet-Lite0, MobileNetV2, the stand-in), cached maps
 ``config``         :class:`CaptionConfig` and its defaults (:func:`make_config`)
 ``train``          :func:`train`, the PyTorch loop (exact resume, Ctrl-C, DDP)
 ``train_numpy``    :func:`train_numpy`, the NumPy model trained by the ``CaptioningSolver``
 ``decode``         greedy decoding, beam search, attention pointing
 ``bleu``           corpus BLEU-1..4 and the cs231n metric
-``evaluate``       ``eval`` and ``sample``: scores and figures of a run
+``evaluate``       ``eval`` and ``sample``: scores (BLEU, objects named) and figures
 ``cli``            ``dualnet caption train|sample|eval``
 =================  ==========================================================================
 """
