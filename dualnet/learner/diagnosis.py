@@ -60,7 +60,7 @@ class Comparison:
     Attributes:
         name: ``"out"``, ``"loss"``, ``"db"``, ``"dWh"``, ...
         error: The error measure of :func:`dualnet.crosscheck.error`; ``None`` when it
-            cannot be measured (not an array, wrong shape), ``nan`` with NaN or infinity.
+            cannot be measured (not an array, the wrong shape, NaN or infinity).
         agrees: Whether the error is within the bound.
         diagnosis: How it is wrong, when recognisable; ``None`` otherwise.
     """
@@ -84,7 +84,7 @@ def compare(
     if got.shape != expected.shape:
         return Comparison(name, None, False, wrong_shape(got, expected, dtype))
     if not np.all(np.isfinite(got)):
-        return Comparison(name, math.nan, False, non_finite(got))
+        return Comparison(name, None, False, non_finite(got))
     value = error(got, expected, dtype)
     if value <= bound:
         return Comparison(name, value, True)

@@ -1,7 +1,5 @@
 """Affine layer whose weight gradient comes out transposed, (M, D) instead of (D, M)."""
 
-import numpy as np
-
 
 def affine_forward(x, w, b):
     return x.reshape(x.shape[0], -1) @ w + b, (x, w)

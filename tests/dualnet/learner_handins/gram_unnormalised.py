@@ -1,7 +1,5 @@
 """Gram matrix that is never divided by C*H*W, whatever normalize says."""
 
-import numpy as np
-
 
 def gram_matrix_forward(features, normalize=True):
     n, c, h, w = features.shape
