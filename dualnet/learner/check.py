@@ -278,8 +278,9 @@ class LearnerCheck:
         if len(outputs) != len(self.expected):
             raise Stop(
                 "error",
-                f"forward: {', '.join(self.names(backward=False))} returned {len(outputs) + 1} "
-                f"values; it must return {len(self.expected) + 1}: {self.returns('forward')}",
+                f"forward: {', '.join(self.names(backward=False))} must return "
+                f"{self.returns('forward')}; what it returned unpacks into {len(outputs) + 1} "
+                "values (an array returned alone, without its cache?)",
             )
         return outputs, cache
 

@@ -17,6 +17,13 @@ VERDICTS = {
 }
 
 
+CHECKS = {
+    "forward": "PyTorch's forward",
+    "autograd": "autograd",
+    "finite differences": "finite differences",
+}
+
+
 def format_measured(value: float | None) -> str:
     return "n/a" if value is None else format_error(value)
 
@@ -48,7 +55,7 @@ def details(result: LearnerResult) -> list[str]:
     for finding in result.findings:
         measured = "not measurable" if finding.error is None else format_error(finding.error)
         lines.append(
-            f"    {finding.name} vs {finding.check}: error {measured} "
+            f"    {finding.name} vs {CHECKS[finding.check]}: error {measured} "
             f"(bound {format_bound(finding.bound)})"
         )
         if finding.diagnosis:

@@ -222,3 +222,17 @@ def test_grade_refuses_a_missing_or_empty_folder(tmp_path, capsys):
     assert "no such folder" in capsys.readouterr().err
     assert cli.main(["grade", str(tmp_path)]) == 2
     assert "holds no .py file" in capsys.readouterr().err
+
+
+def test_every_derivation_page_ends_with_the_commands_that_check_its_components():
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    pages: dict[str, list[str]] = {}
+    for entry in registry.COMPONENTS.values():
+        pages.setdefault(entry.page, [])
+        if entry.name not in pages[entry.page]:
+            pages[entry.page].append(entry.name)
+    for page, names in pages.items():
+        last = (docs / f"{page}.md").read_text().rstrip().splitlines()[-1]
+        stem = Path(page).name
+        assert f"`dualnet exercise {' '.join(names)} --out {stem}.py`" in last, page
+        assert f"`dualnet check --impl {stem}.py`" in last and "(../learn.md)" in last, page
