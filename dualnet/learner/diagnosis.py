@@ -7,6 +7,7 @@ recognisable. The patterns, in the order they are tried:
 * not an array at all, or the wrong shape (and whether a reshape, a transpose or a sum over
   the batch would fix it);
 * NaN or infinity;
+* computed in a lower precision than the inputs' (float32 for float64 inputs);
 * the opposite sign, or off by a constant factor, named when it is a size of the case
   (the batch size ``N``, ``C·H·W``, ...) or 2;
 * transposed;
@@ -80,6 +81,7 @@ def compare(
     problem = not_an_array(got, expected)
     if problem:
         return Comparison(name, None, False, problem)
+    precision = np.asarray(got).dtype
     got = np.asarray(got, dtype=np.float64)
     if got.shape != expected.shape:
         return Comparison(name, None, False, wrong_shape(got, expected, dtype))
@@ -88,6 +90,9 @@ def compare(
     value = error(got, expected, dtype)
     if value <= bound:
         return Comparison(name, value, True)
+    if np.issubdtype(precision, np.floating) and precision.itemsize < np.dtype(dtype).itemsize:
+        lost = f"computed in {precision}, not {dtype}: keep the dtype of the inputs"
+        return Comparison(name, value, False, lost)
     return Comparison(name, value, False, describe(name, got, expected, dtype, context))
 
 

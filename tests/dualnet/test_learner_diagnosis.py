@@ -58,6 +58,12 @@ def test_the_wrong_shape_and_its_fix():
     assert diagnose(EXPECTED[:, :2]).error is None
 
 
+def test_a_result_of_lower_precision_is_named():
+    result = diagnose(EXPECTED.astype("float32"))
+    assert result.diagnosis == "computed in float32, not float64: keep the dtype of the inputs"
+    assert diagnose(EXPECTED.astype("float32"), dtype="float32").agrees
+
+
 def test_a_square_array_transposed():
     square = RNG.standard_normal((3, 3))
     assert diagnose(square.T, square).diagnosis == "transposed (its last two axes swapped)"
