@@ -44,8 +44,7 @@ from dualnet.crosscheck import (
 from dualnet.learner import handin
 from dualnet.learner.diagnosis import Comparison, Context, compare
 from dualnet.learner.sections import section
-from dualnet.registry import Component
-from dualnet.registry.component import batched_inputs
+from dualnet.registry.component import Component, batched_inputs
 from reference_numpy.gradcheck import rel_error
 
 DEFAULT_TIMEOUT = 5.0

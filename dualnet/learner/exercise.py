@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dualnet import registry
-from dualnet.registry import Component
+from dualnet.registry.component import Component
 
 # What a function needs from the reference that its docstring alone cannot give: an import
 # and a note above the function.

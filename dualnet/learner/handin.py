@@ -20,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 
 from dualnet import registry
-from dualnet.registry import Component
+from dualnet.registry.component import Component
 
 
 class HandinError(Exception):

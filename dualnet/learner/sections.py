@@ -13,7 +13,7 @@ import functools
 import re
 from pathlib import Path
 
-from dualnet.registry import Component
+from dualnet.registry.component import Component
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
