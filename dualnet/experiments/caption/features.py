@@ -100,7 +100,11 @@ picture, and feature cell ``j`` covers scene cell ``j``."""
 FEATURE_STRIDE = 32
 """The total stride of MobileNetV2 and of Lite0: one feature cell per 32 input pixels."""
 AUTO_ENCODER = "lite0"
-"""What ``auto`` loads (without ``weights_file``)."""
+"""What ``auto`` loads (without ``weights_file``). Measured with the default recipes against
+the stand-in: attention BLEU-4 0.781 against 0.692, object recall 0.766 against 0.668, LSTM
+BLEU-4 0.584 against 0.508, and about 2 minutes on first use (extraction) against 8 (building
+the stand-in, then extraction); the stand-in's attention points at the named object more
+often (0.843 against 0.189)."""
 
 
 @dataclass
