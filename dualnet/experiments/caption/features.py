@@ -76,7 +76,6 @@ from dualnet.data import paths
 from dualnet.experiments import networks, runs
 from dualnet.experiments.caption import scenes
 
-IMAGENET_WEIGHTS = "MobileNet_V2_Weights.IMAGENET1K_V1"
 ENCODERS = ("auto", "lite0", "imagenet", "standin", "random")
 LITE0_NAME = "efficientnet-lite0"
 LITE0_INPUT_SIZE = 112
