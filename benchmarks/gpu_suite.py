@@ -15,8 +15,9 @@ items, in order, with their budgets on an H200-class GPU:
 item               budget  what it runs
 =================  ======  ===================================================================
 prepare            (once)  the embedded data and the helper networks that the applications
-                           train on the CPU on first use and cache (MobileNetV2 with the
-                           caption features, the GAN scorer); seconds when cached
+                           compute on the CPU on first use and cache (the caption scenes
+                           and their EfficientNet-Lite0 features, the GAN scorer); seconds
+                           when cached
 cuda-tests         100 s   ``pytest -m cuda``: bf16 autocast, channels-last, torch.compile and
                            every application with ``--device cuda``, each against the CPU
 throughput         150 s   training images/s of torchvision's ``resnet18`` and our ResNets,
@@ -156,12 +157,10 @@ def run_prepare(ctx: Context) -> dict:
         write_tiny_coco_pt(ctx.work / "coco.pt")
     else:
         from dualnet.experiments.caption import config as caption_config
-        from dualnet.experiments.caption import features
         from dualnet.experiments.caption.train import prepare
 
         caption = caption_config.make_config(cell="attention", progress=False)
-        standin = (features.standin_dir() / "summary.json").is_file()
-        timed("MobileNetV2 stand-in and caption features", standin, lambda: prepare(caption))
+        timed("caption scenes and their Lite0 features", None, lambda: prepare(caption))
     from dualnet.experiments.gan import load_digits, load_scorer
     from dualnet.experiments.gan.scorer import scorer_path
 

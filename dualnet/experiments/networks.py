@@ -307,20 +307,22 @@ def recipe_of(config) -> dict:
     return {k: v for k, v in values.items() if k not in NOT_PART_OF_A_RECIPE}
 
 
-def networks_dir() -> Path:
+def networks_dir(root: str | os.PathLike | None = None) -> Path:
+    """Where helper networks are cached: ``networks/`` in the data root (``root``, else
+    ``$DUALNET_CACHE``, else ``~/.cache/dualnet``)."""
     from dualnet.data import data_root
 
-    return data_root() / "networks"
+    return data_root(root) / "networks"
 
 
-def build_path(name: str, recipe: dict) -> Path:
-    """The folder of the finished helper network ``name`` built by ``recipe`` (it exists only
-    once the build finished)."""
+def build_path(name: str, recipe: dict, root=None) -> Path:
+    """The folder of the finished helper network ``name`` built by ``recipe`` in the data root
+    ``root`` (see :func:`networks_dir`); it exists only once the build finished."""
     text = json.dumps(recipe, sort_keys=True, default=str)
-    return networks_dir() / f"{name}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
+    return networks_dir(root) / f"{name}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
 
 
-def build_once(name: str, recipe: dict, build, description: str) -> Built:
+def build_once(name: str, recipe: dict, build, description: str, root=None) -> Built:
     """The folder of the helper network ``name`` built by ``recipe``, building it if needed.
 
     Args:
@@ -330,12 +332,13 @@ def build_once(name: str, recipe: dict, build, description: str) -> Built:
             training finished; ``folder`` is new, or holds the ``last.pt`` of a stopped build
             to continue (a folder left without one is removed first).
         description: What is built and about how long it takes, printed before it starts.
+        root: The data root to cache it in (see :func:`networks_dir`).
 
     Raises:
         BuildStopped: the build stopped before it finished (Ctrl-C); nothing is cached as
             finished, and the next call continues it.
     """
-    final = build_path(name, recipe)
+    final = build_path(name, recipe, root)
     if final.is_dir():
         return Built(final, 0.0)
     partial = final.with_name(final.name + ".partial")

@@ -330,8 +330,7 @@ def test_the_standin_encoder_reads_scenes_at_128_pixels(tmp_path):
         },
         run_dir / "last.pt",
     )
-    (run_dir / "summary.json").write_text("{}")
-    encoder = features.load_encoder("standin", data_root=tmp_path)
+    encoder = features.load_encoder("standin", data_root=tmp_path)  # the folder: finished
     assert encoder.input_size == 128 and not encoder.recalibrate
     maps = features.extract(encoder, tiny_embedded().splits["val"].images[:2], progress=False)
     assert maps.shape == (2, 1280, 4, 4)
@@ -415,3 +414,27 @@ def test_a_weights_file_belongs_to_an_imagenet_encoder():
         features.load_encoder("vgg")
     with pytest.raises(ConfigError, match="--weights .* takes --encoder lite0 or imagenet"):
         make_config("lstm", encoder="random", weights="mobilenet.pth")
+
+
+def test_a_stopped_standin_build_is_never_used(tmp_path, monkeypatch):
+    """Ctrl-C during the stand-in's pre-training: the classification loop returns unfinished,
+    nothing is cached as finished, and the next call continues the build."""
+    from types import SimpleNamespace
+
+    from dualnet.experiments import classify, networks
+
+    calls = []
+
+    def stopped(config, splits):
+        Path(config.out_dir).mkdir(parents=True, exist_ok=True)
+        (Path(config.out_dir) / "last.pt").write_text("half trained")
+        calls.append(config.resume)
+        return SimpleNamespace(finished=False)
+
+    monkeypatch.setattr(classify, "train", stopped)
+    monkeypatch.setattr(features, "standin_splits", lambda seed: None)
+    for _ in range(2):
+        with pytest.raises(networks.BuildStopped, match="stopped before it finished"):
+            features.load_encoder("standin", data_root=tmp_path)
+    assert not features.standin_dir(tmp_path).exists()
+    assert calls[0] is None and calls[1].endswith(".partial/last.pt")  # continued

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from dualnet.data import DatasetNotFoundError
-from dualnet.experiments import pretrained, resume, runs
+from dualnet.experiments import networks, pretrained, resume, runs
 from dualnet.experiments.caption import config as cfg
 from dualnet.experiments.caption.data import CaptionDataError
 from dualnet.experiments.options import ConfigError, Range, add_setting_flags
@@ -60,6 +60,7 @@ FLAGS = {
     "out_dir": "--out",
 }
 ERRORS = (
+    networks.BuildStopped,
     runs.CheckpointError,
     DatasetNotFoundError,
     CaptionDataError,

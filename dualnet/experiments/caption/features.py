@@ -146,10 +146,6 @@ def lite0_encoder(file: str | os.PathLike | None = None) -> Encoder:
     return Encoder(network, mean, std, LITE0_NAME, input_size=LITE0_INPUT_SIZE)
 
 
-def standin_dir(data_root=None, seed: int = 0) -> Path:
-    return paths.data_root(data_root) / f"mobilenet_v2-standin-v{STANDIN_VERSION}-seed{seed}"
-
-
 def scaled(images: torch.Tensor, size: int) -> torch.Tensor:
     """Float images ``(N, 3, H, W)`` scaled to ``size x size`` (bilinear; unchanged when they
     already are)."""
@@ -174,34 +170,57 @@ def standin_splits(seed: int = 0, sizes=STANDIN_SCENES):
     return ImageSplits("scene-objects", scenes.OBJECT_CLASSES, train, val, test, mean, std)
 
 
-def standin_encoder(data_root=None, seed: int = 0, epochs: int = STANDIN_EPOCHS) -> Encoder:
-    """The stand-in: MobileNetV2 trained by the classification application's loop on the
-    objects of :func:`standin_splits` (no captions), trained on first use and cached."""
+STANDIN_NAME = "mobilenet_v2-scene-objects"
+STANDIN_ESTIMATE = "about 7 minutes on two CPU cores"
+
+
+def standin_config(folder: Path, data_root=None, seed: int = 0, epochs: int = STANDIN_EPOCHS):
+    """The stand-in's training configuration, trained into ``folder`` (continuing what a
+    stopped build left there)."""
     from dualnet.experiments import classify
 
-    run_dir = standin_dir(data_root, seed)
-    checkpoint_path = run_dir / "last.pt"
-    finished = (run_dir / "summary.json").is_file()
-    if not finished:
-        print(
-            "pre-training the stand-in MobileNetV2 on single objects of embedded scenes "
-            f"({epochs} epochs, once; cached in {run_dir})",
-            file=sys.stderr,
-            flush=True,
-        )
-        config = classify.make_config(
-            "mobilenet_v2",
-            data="scene-objects",
-            epochs=epochs,
-            seed=seed,
-            device="cpu",
-            out_dir=str(run_dir),
-            data_root=str(paths.data_root(data_root)),
-            figures=False,
-            resume=str(checkpoint_path) if checkpoint_path.is_file() else None,
-        )
-        classify.train(config, standin_splits(seed))
-    checkpoint = runs.load_checkpoint(checkpoint_path, classify.CHECKPOINT_FORMAT)
+    checkpoint = folder / "last.pt"
+    return classify.make_config(
+        "mobilenet_v2",
+        data="scene-objects",
+        epochs=epochs,
+        seed=seed,
+        device="cpu",
+        out_dir=str(folder),
+        data_root=str(paths.data_root(data_root)),
+        figures=False,
+        resume=str(checkpoint) if checkpoint.is_file() else None,
+    )
+
+
+def standin_recipe(seed: int = 0, epochs: int = STANDIN_EPOCHS) -> dict:
+    """Everything that defines the stand-in: its training settings, its data and version."""
+    config = standin_config(Path("-"), seed=seed, epochs=epochs)
+    return {**networks.recipe_of(config), "scenes": STANDIN_SCENES, "version": STANDIN_VERSION}
+
+
+def standin_dir(data_root=None, seed: int = 0, epochs: int = STANDIN_EPOCHS) -> Path:
+    """Where the finished stand-in is (or will be) cached."""
+    return networks.build_path(STANDIN_NAME, standin_recipe(seed, epochs), data_root)
+
+
+def standin_encoder(data_root=None, seed: int = 0, epochs: int = STANDIN_EPOCHS) -> Encoder:
+    """The stand-in: MobileNetV2 trained by the classification application's loop on the
+    objects of :func:`standin_splits` (no captions), built once by
+    :func:`dualnet.experiments.networks.build_once`: cached only when its training finished."""
+    from dualnet.experiments import classify
+
+    def build(folder: Path) -> bool:
+        config = standin_config(folder, data_root, seed, epochs)
+        return classify.train(config, standin_splits(seed)).finished
+
+    description = (
+        f"the stand-in MobileNetV2, pre-trained on single objects of embedded scenes "
+        f"({epochs} epochs, {STANDIN_ESTIMATE})"
+    )
+    recipe = standin_recipe(seed, epochs)
+    built = networks.build_once(STANDIN_NAME, recipe, build, description, data_root)
+    checkpoint = runs.load_checkpoint(built.path / "last.pt", classify.CHECKPOINT_FORMAT)
     network = mobilenet_features(len(checkpoint["classes"]))
     network.load_state_dict(checkpoint["model"])
     mean, std = tuple(checkpoint["mean"]), tuple(checkpoint["std"])
