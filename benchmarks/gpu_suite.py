@@ -14,6 +14,9 @@ items, in order, with their budgets on an H200-class GPU:
 =================  ======  ===================================================================
 item               budget  what it runs
 =================  ======  ===================================================================
+check              15 s    ``dualnet check --device cuda``: every component's PyTorch side on
+                           the GPU against NumPy, the float32 rows with PyTorch's TF32 defaults
+                           and with TF32 off; a float64 disagreement fails the item
 prepare            (once)  the embedded data and the helper networks that the applications
                            compute on the CPU on first use and cache (the caption scenes
                            and their EfficientNet-Lite0 features, the GAN scorer); seconds
@@ -25,12 +28,12 @@ throughput         150 s   training images/s of torchvision's ``resnet18`` and o
 classify-93        60 s    ``dualnet classify train --model resnet-preact20 --epochs 8``, the
                            recipe that reaches 93 % test accuracy on the embedded data
 visualize-fool     20 s    ``dualnet visualize fool`` with its defaults (EfficientNet-Lite0)
-style-transfer     45 s    ``dualnet style transfer --image-size 512`` (EfficientNet-Lite0)
+style-transfer     35 s    ``dualnet style transfer --image-size 512`` (EfficientNet-Lite0)
 caption-attention  50 s    ``dualnet caption train --cell attention``, then ``caption eval``
 gan-dc-ls          40 s    ``dualnet gan train --model dc --loss ls``, then ``gan eval``
 =================  ======  ===================================================================
 
-Budgets add up to 7 min 45 s. ``prepare`` is not in them: it is CPU work the applications do
+Budgets add up to 7 min 50 s. ``prepare`` is not in them: it is CPU work the applications do
 once per data cache (``DUALNET_CACHE``, or ``--cache DIR``), minutes on a fresh machine and
 seconds afterwards; ``--prepare-only`` does it ahead of time on any machine. An item that
 runs over twice its budget (plus a minute) is stopped and recorded as timed out.
@@ -187,6 +190,32 @@ def write_tiny_coco_pt(path: Path, n_train: int = 24, n_val: int = 6) -> None:
         captions[:, 1:6] = torch.randint(4, len(words), (n, 5), generator=generator)
         payload[f"{split}_images"], payload[f"{split}_captions"] = images, captions
     torch.save(payload, path)
+
+
+QUICK_CHECK = ("affine", "conv[fast]", "lstm_step")
+"""The components the quick cross-check takes (all of them in a full run)."""
+
+
+def run_check(ctx: Context) -> dict:
+    """``dualnet check --device DEVICE``: every component's PyTorch side on the device that
+    trains, against NumPy on the CPU; on a GPU the float32 rows with PyTorch's TF32 defaults
+    and with TF32 off."""
+    from dualnet import crosscheck, registry
+    from dualnet.crosscheck_report import dtype_label, report
+
+    components = registry.select(list(QUICK_CHECK) if ctx.quick else None)
+    results = crosscheck.check_all(components, device=ctx.device)
+    print(report(results, seed=0, device=ctx.device), flush=True)
+    labels = sorted({dtype_label(r) for r in results})
+    headline = {
+        label: f"{sum(r.agrees for r in results if dtype_label(r) == label)}/"
+        f"{sum(dtype_label(r) == label for r in results)} agree"
+        for label in labels
+    }
+    details = {"results": [r.to_dict() for r in results]}
+    if any(r.dtype == "float64" and not r.agrees for r in results):
+        raise ItemFailed(f"float64 disagreements on {ctx.device}: {headline}")
+    return {"headline": headline, "details": details}
 
 
 def run_cuda_tests(ctx: Context) -> dict:
@@ -397,12 +426,13 @@ class Item:
 ITEMS = {
     item.name: item
     for item in (
+        Item("check", 15, run_check),
         Item("prepare", 0, run_prepare),
         Item("cuda-tests", 100, run_cuda_tests),
         Item("throughput", 150, run_throughput),
         Item("classify-93", 60, run_classify, classify_commands),
         Item("visualize-fool", 20, run_fool, fool_commands),
-        Item("style-transfer", 45, run_style, style_commands, style_missing),
+        Item("style-transfer", 35, run_style, style_commands, style_missing),
         Item("caption-attention", 50, run_caption, caption_commands),
         Item("gan-dc-ls", 40, run_gan, gan_commands),
     )
@@ -613,7 +643,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=tuple(ITEMS), metavar="ITEM",
                         help=f"run these items only: {', '.join(ITEMS)}")  # fmt: skip
     parser.add_argument("--prepare-only", action="store_true",
-                        help="build the stand-ins into the data cache and stop")  # fmt: skip
+                        help="fill the data cache and stop")  # fmt: skip
     parser.add_argument("--cache", help="data cache for every item (default: DUALNET_CACHE)")
     parser.add_argument("--work", type=Path, help="folder for runs and logs (a new one in runs/)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
@@ -637,8 +667,10 @@ def main(argv: list[str] | None = None) -> int:
     work = (args.work or ROOT / "runs" / "gpu-suite" / stamp).resolve()
     work.mkdir(parents=True, exist_ok=False if args.work is None else True)
     ctx = Context(args.device, args.quick, work)
-    # prepare always comes first: seconds when everything is cached, and what the rest needs
-    names = ["prepare"] + [n for n in (args.only or ITEMS) if n != "prepare"]
+    # the items in ITEMS' order: the cross-check first (agreement on the device before any
+    # training), then prepare, always (seconds when everything is cached; what the rest needs)
+    chosen = set(args.only or ITEMS) | {"prepare"}
+    names = [name for name in ITEMS if name in chosen]
     if args.prepare_only:
         names = ["prepare"]
     mode = "quick" if args.quick else "full"

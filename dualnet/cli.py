@@ -26,6 +26,7 @@ import argparse
 import json
 import sys
 
+import torch
 from tqdm import tqdm
 
 from dualnet import __version__, crosscheck, registry
@@ -39,33 +40,51 @@ from dualnet.experiments.visualize import cli as visualize
 from dualnet.learner import cli as learner
 
 
+def check_device(device: str) -> str:
+    """``--device`` of ``dualnet check``: ``cpu``, or ``cuda`` where a CUDA GPU is."""
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            "--device cuda: no CUDA GPU here (torch.cuda.is_available() is False); use --device cpu"
+        )
+    return device
+
+
 def run_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.impl:
+        if args.device != "cpu":
+            parser.error("--device: --impl checks on the CPU only")
         return learner.run_check_impl(args)
     if args.timeout is not None:
         parser.error("--timeout: applies to --impl only")
     try:
         components = registry.select(args.names)
+        device = check_device(args.device)
     except ValueError as error:
         parser.error(str(error))
     dtypes = crosscheck.DTYPES if args.dtype == "all" else (args.dtype,)
-    jobs = [(c, d) for c in components for d in dtypes]
+    jobs = [
+        (c, d, setting)
+        for c in components
+        for d in dtypes
+        for setting in crosscheck.settings_for(d, device)
+    ]
     results = [
-        crosscheck.check_component(c, d, args.seed)
-        for c, d in tqdm(jobs, desc="checking", unit="check", leave=False, disable=None)
+        crosscheck.check_component(c, d, args.seed, device, setting)
+        for c, d, setting in tqdm(jobs, desc="checking", unit="check", leave=False, disable=None)
     ]
     agrees = all(r.agrees for r in results)
     if args.json:
         bounds = {d: vars(b) for d, b in crosscheck.BOUNDS.items()}
         payload = {
             "seed": args.seed,
+            "device": device,
             "bounds": bounds,
             "results": [r.to_dict() for r in results],
             "agrees": agrees,
         }
         print(json.dumps(payload, indent=2))
     else:
-        print(report(results, args.seed))
+        print(report(results, args.seed, device))
     return 0 if agrees else 1
 
 
@@ -102,6 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the results as JSON")
     check.add_argument(
         "--seed", type=Range(int, 0).parser(), default=0, help="seed of the random inputs (0)"
+    )
+    check.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="where the PyTorch side runs (NumPy stays on the CPU); on cuda the float32 rows "
+        "come twice, with PyTorch's TF32 defaults and with TF32 off (cpu)",
     )
     learner.add_check_arguments(check)
     check.set_defaults(run=run_check, parser=check)

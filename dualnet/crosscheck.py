@@ -11,6 +11,12 @@ For one component and one dtype, :func:`check_component`
    :math:`\sum_k \langle \mathrm{out}_k, \mathrm{dout}_k \rangle`, the quantity whose
    gradient a backward pass computes.
 
+The PyTorch side runs on ``device`` (the CPU, or a CUDA GPU: the device that trains); NumPy
+always runs on the CPU. On a GPU, float32 matrix products and convolutions may use **TF32**
+(tensor cores that read only 10 bits of each float32 mantissa): :func:`tf32` switches it for
+the duration of a check, and ``dualnet check --device cuda`` reports the float32 rows both
+ways, with PyTorch's defaults and with TF32 forbidden.
+
 How errors are measured
 -----------------------
 In float64 the error is the classic elementwise relative error
@@ -24,8 +30,10 @@ every entry is measured relative to the array's largest entries instead
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import zlib
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -81,6 +89,8 @@ class CheckResult:
         finite_differences: Per input, the error between the NumPy gradient and centred finite
             differences; ``None`` when not checked (float32).
         bounds: The bounds applied.
+        device: Where the PyTorch side ran (``"cpu"``, ``"cuda"``).
+        tf32: The TF32 setting of a float32 check on a GPU (``None`` elsewhere).
     """
 
     key: str
@@ -89,6 +99,9 @@ class CheckResult:
     autograd: dict[str, float]
     finite_differences: dict[str, float] | None
     bounds: Bounds
+    device: str = "cpu"
+    tf32: str | None = None
+    """On a GPU in float32: ``"default"`` (PyTorch's TF32 settings) or ``"off"``."""
 
     def failures(self) -> list[str]:
         """One line for each check that exceeds its bound; empty when everything agrees."""
@@ -131,8 +144,18 @@ def upstream_gradients(rng: np.random.Generator, outputs, dtype) -> tuple[np.nda
     return tuple(np.asarray(rng.standard_normal(np.shape(o)), dtype=dtype) for o in outputs)
 
 
-def torch_outputs_and_gradients(component: Component, case: Case, douts):
-    """Run the PyTorch version on tensors copied from ``case`` and differentiate with autograd.
+def to_device(array: np.ndarray, device: str) -> torch.Tensor:
+    """A tensor holding a copy of ``array`` on ``device``."""
+    return torch.from_numpy(np.array(array, copy=True)).to(device)
+
+
+def to_numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().cpu().numpy()
+
+
+def torch_outputs_and_gradients(component: Component, case: Case, douts, device: str = "cpu"):
+    """Run the PyTorch version on ``device`` on tensors copied from ``case`` and differentiate
+    with autograd.
 
     Returns:
         ``(outputs, gradients)`` as NumPy arrays; an input that does not influence the outputs
@@ -140,24 +163,21 @@ def torch_outputs_and_gradients(component: Component, case: Case, douts):
     """
     case = fresh(case)
     tensors = {
-        name: torch.from_numpy(np.array(array, copy=True)).requires_grad_(name in case.wrt)
+        name: to_device(array, device).requires_grad_(name in case.wrt)
         for name, array in case.inputs.items()
     }
     outputs = component.forward_torch(tensors, case)
     if not case.wrt:  # nothing to differentiate (an optimizer's trajectory)
-        return tuple(o.detach().numpy() for o in outputs), {}
+        return tuple(to_numpy(o) for o in outputs), {}
     wrt = [tensors[name] for name in case.wrt]
     grads = torch.autograd.grad(
-        outputs,
-        wrt,
-        grad_outputs=[torch.from_numpy(np.array(d, copy=True)) for d in douts],
-        allow_unused=True,
+        outputs, wrt, grad_outputs=[to_device(d, device) for d in douts], allow_unused=True
     )
     gradients = {
-        name: (np.zeros_like(case.inputs[name]) if g is None else g.detach().numpy())
+        name: (np.zeros_like(case.inputs[name]) if g is None else to_numpy(g))
         for name, g in zip(case.wrt, grads, strict=True)
     }
-    return tuple(o.detach().numpy() for o in outputs), gradients
+    return tuple(to_numpy(o) for o in outputs), gradients
 
 
 def finite_difference_gradients(component: Component, case: Case, douts) -> dict[str, np.ndarray]:
@@ -182,8 +202,47 @@ def finite_difference_gradients(component: Component, case: Case, douts) -> dict
     }
 
 
-def check_component(component: Component, dtype: str = "float64", seed: int = 0) -> CheckResult:
-    """Check one component in one dtype against PyTorch and, in float64, finite differences."""
+@contextlib.contextmanager
+def tf32(setting: str | None) -> Iterator[None]:
+    """PyTorch's TF32 switches for matrix products and cuDNN convolutions, for the duration:
+    ``None`` or ``"default"`` leaves them as they are (PyTorch's defaults: TF32 in
+    convolutions, not in matrix products), ``"off"`` forbids TF32 in both."""
+    if setting in (None, "default"):
+        yield
+        return
+    if setting != "off":
+        raise ValueError(f"tf32 must be None, 'default' or 'off', got {setting!r}")
+    switches = tf32_switches()
+    before = [(owner, name, getattr(owner, name)) for owner, name, _ in switches]
+    for owner, name, off in switches:
+        setattr(owner, name, off)
+    try:
+        yield
+    finally:
+        for owner, name, value in before:
+            setattr(owner, name, value)
+
+
+def tf32_switches() -> list[tuple[object, str, object]]:
+    """``(owner, attribute, value that forbids TF32)`` for matrix products and cuDNN: the
+    ``fp32_precision`` settings of PyTorch 2.9 and later (which refuse to be mixed with the
+    older ones), else the older ``allow_tf32`` flags."""
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    if hasattr(matmul, "fp32_precision") and hasattr(cudnn, "conv"):
+        owners = (matmul, cudnn.conv, cudnn.rnn)
+        return [(owner, "fp32_precision", "ieee") for owner in owners]
+    return [(matmul, "allow_tf32", False), (cudnn, "allow_tf32", False)]
+
+
+def check_component(
+    component: Component,
+    dtype: str = "float64",
+    seed: int = 0,
+    device: str = "cpu",
+    tf32_setting: str | None = None,
+) -> CheckResult:
+    """Check one component in one dtype against PyTorch on ``device`` (with the TF32 setting
+    ``tf32_setting``, see :func:`tf32`) and, in float64, against finite differences."""
     if dtype not in BOUNDS:
         raise ValueError(
             f"check_component: dtype must be one of {', '.join(DTYPES)}, got {dtype!r}"
@@ -194,7 +253,8 @@ def check_component(component: Component, dtype: str = "float64", seed: int = 0)
     douts = upstream_gradients(rng, outputs, dtype)
     gradients = component.backward_numpy(douts, cache, case)
 
-    torch_outputs, torch_gradients = torch_outputs_and_gradients(component, case, douts)
+    with tf32(tf32_setting):
+        torch_outputs, torch_gradients = torch_outputs_and_gradients(component, case, douts, device)
     forward = max(error(a, b, dtype) for a, b in zip(outputs, torch_outputs, strict=True))
     autograd = {name: error(gradients[name], torch_gradients[name], dtype) for name in case.wrt}
 
@@ -203,9 +263,27 @@ def check_component(component: Component, dtype: str = "float64", seed: int = 0)
     if bounds.finite_differences is not None:
         numerical = finite_difference_gradients(component, case, douts)
         finite = {name: rel_error(gradients[name], numerical[name]) for name in case.wrt}
-    return CheckResult(component.key, dtype, forward, autograd, finite, bounds)
+    on_gpu_float32 = dtype == "float32" and torch.device(device).type == "cuda"
+    setting = (tf32_setting or "default") if on_gpu_float32 else None
+    return CheckResult(component.key, dtype, forward, autograd, finite, bounds, device, setting)
 
 
-def check_all(components: list[Component], dtypes=DTYPES, seed: int = 0) -> list[CheckResult]:
-    """:func:`check_component` for every component and dtype, in that order."""
-    return [check_component(c, d, seed) for c in components for d in dtypes]
+def settings_for(dtype: str, device: str) -> tuple[str | None, ...]:
+    """The TF32 settings a check in ``dtype`` on ``device`` runs with: both (PyTorch's
+    defaults, then TF32 forbidden) for float32 on a GPU, none elsewhere."""
+    if dtype == "float32" and torch.device(device).type == "cuda":
+        return ("default", "off")
+    return (None,)
+
+
+def check_all(
+    components: list[Component], dtypes=DTYPES, seed: int = 0, device: str = "cpu"
+) -> list[CheckResult]:
+    """:func:`check_component` for every component, dtype and TF32 setting
+    (:func:`settings_for`), in that order."""
+    return [
+        check_component(c, d, seed, device, setting)
+        for c in components
+        for d in dtypes
+        for setting in settings_for(d, device)
+    ]

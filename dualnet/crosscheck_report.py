@@ -32,8 +32,13 @@ def format_table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join([line(header), rule, *(line(row) for row in rows)])
 
 
-def report(results: list[crosscheck.CheckResult], seed: int) -> str:
-    """The human-readable table ``dualnet check`` prints."""
+def dtype_label(result: crosscheck.CheckResult) -> str:
+    """``float64``, ``float32``, or on a GPU ``float32, TF32 default`` / ``float32, TF32 off``."""
+    return result.dtype if result.tf32 is None else f"{result.dtype}, TF32 {result.tf32}"
+
+
+def report(results: list[crosscheck.CheckResult], seed: int, device: str = "cpu") -> str:
+    """The human-readable table ``dualnet check`` prints (PyTorch on ``device``)."""
     bounds = "; ".join(
         f"{dtype}: forward {format_bound(b.forward)}, autograd {format_bound(b.autograd)}"
         + (
@@ -46,7 +51,7 @@ def report(results: list[crosscheck.CheckResult], seed: int) -> str:
     rows = [
         [
             r.key,
-            r.dtype,
+            dtype_label(r),
             format_error(r.forward),
             format_errors(r.autograd),
             format_errors(r.finite_differences),
@@ -57,7 +62,7 @@ def report(results: list[crosscheck.CheckResult], seed: int) -> str:
     header = ["component", "dtype", "forward", "backward vs autograd", "vs finite diff.", "verdict"]
     failed = [r for r in results if not r.agrees]
     lines = [
-        f"dualnet check: NumPy reference vs PyTorch, seed {seed}",
+        f"dualnet check: NumPy reference vs PyTorch on {device}, seed {seed}",
         "largest relative error (elementwise in float64, normwise in float32)",
         f"bounds: {bounds}",
         "",
@@ -66,7 +71,7 @@ def report(results: list[crosscheck.CheckResult], seed: int) -> str:
     ]
     if failed:
         lines.append(f"{len(failed)} of {len(results)} checks disagree:")
-        lines += [f"  {r.key} {r.dtype}: {'; '.join(r.failures())}" for r in failed]
+        lines += [f"  {r.key} {dtype_label(r)}: {'; '.join(r.failures())}" for r in failed]
     else:
         lines.append(f"all {len(results)} checks agree.")
     return "\n".join(lines)

@@ -111,7 +111,7 @@ def dropout(x: torch.Tensor, dropout_param: dict, mask: torch.Tensor | None = No
     else:
         check_shape(func, "mask", mask, tuple(x.shape), "(the shape of x)")
     keep_scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    return x * (mask.to(x.dtype) * keep_scale)
+    return x * (mask.to(device=x.device, dtype=x.dtype) * keep_scale)
 
 
 # --------------------------------------------------------------------------------------------

@@ -240,3 +240,16 @@ def test_visualize_fools_lite0_on_cuda():
     assert cli.main(["visualize", "fool", "--device", "cuda", "--out", "fool"]) == 0
     summary = summary_of("fool")
     assert summary["success_rate"] == 1.0 and summary["mean_abs_change"] <= 2 / 255
+
+
+def test_every_component_agrees_on_the_gpu():
+    """The cross-check with PyTorch on the GPU: float64 within its bounds everywhere, float32
+    within its bounds with TF32 off; with PyTorch's TF32 defaults the float32 convolutions
+    may leave the 1e-5 bound (printed, not asserted)."""
+    from dualnet import crosscheck, registry
+    from dualnet.crosscheck_report import report
+
+    results = crosscheck.check_all(registry.select(), device="cuda")
+    print(report(results, seed=0, device="cuda"))
+    assert all(r.agrees for r in results if r.dtype == "float64")
+    assert all(r.agrees for r in results if r.tf32 == "off")
