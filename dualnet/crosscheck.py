@@ -90,7 +90,8 @@ class CheckResult:
             differences; ``None`` when not checked (float32).
         bounds: The bounds applied.
         device: Where the PyTorch side ran (``"cpu"``, ``"cuda"``).
-        tf32: The TF32 setting of a float32 check on a GPU (``None`` elsewhere).
+        tf32: The TF32 setting of a float32 check on a GPU: ``"default"`` (PyTorch's) or
+            ``"off"``; ``None`` elsewhere.
     """
 
     key: str
@@ -101,7 +102,6 @@ class CheckResult:
     bounds: Bounds
     device: str = "cpu"
     tf32: str | None = None
-    """On a GPU in float32: ``"default"`` (PyTorch's TF32 settings) or ``"off"``."""
 
     def failures(self) -> list[str]:
         """One line for each check that exceeds its bound; empty when everything agrees."""
