@@ -156,13 +156,13 @@ def run_prepare(ctx: Context) -> dict:
     if ctx.quick:
         write_tiny_coco_pt(ctx.work / "coco.pt")
     else:
-        from dualnet.experiments.caption import config as caption_config
-        from dualnet.experiments.caption.train import prepare
+        from dualnet.apps.caption import config as caption_config
+        from dualnet.apps.caption.train import prepare
 
         caption = caption_config.make_config(cell="attention", progress=False)
         timed("caption scenes and their Lite0 features", None, lambda: prepare(caption))
-    from dualnet.experiments.gan import load_digits, load_scorer
-    from dualnet.experiments.gan.scorer import scorer_path
+    from dualnet.apps.gan import load_digits, load_scorer
+    from dualnet.apps.gan.scorer import scorer_path
 
     digits = load_digits("embedded")
     cached = scorer_path(data_root(), digits).is_file()

@@ -24,8 +24,8 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
+from dualnet.apps import figures
 from dualnet.data import load_images
-from dualnet.experiments import figures
 
 splits = load_images("embedded")
 images, labels = splits.train
@@ -61,12 +61,12 @@ examples = figures.image_grid(images[first_of_each].numpy(), list(splits.classes
 #
 # Training
 # --------
-# ``dualnet.experiments.classify.train`` runs the same loop for every level; for the
+# ``dualnet.apps.classify.train`` runs the same loop for every level; for the
 # barebones level the optimizer is the hand-written step, so all three use plain SGD here.
 
 import tempfile
 
-from dualnet.experiments import classify
+from dualnet.apps import classify
 
 workdir = tempfile.mkdtemp()
 results = {}

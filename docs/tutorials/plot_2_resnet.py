@@ -18,8 +18,8 @@ import tempfile
 import numpy as np
 
 from dualnet import metrics
+from dualnet.apps import classify, figures, runs, runtime
 from dualnet.data import load_images
-from dualnet.experiments import classify, figures, runs, runtime
 
 splits = load_images("embedded")
 config = classify.make_config(

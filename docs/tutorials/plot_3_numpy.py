@@ -18,8 +18,8 @@ import time
 import numpy as np
 import torch
 
+from dualnet.apps import classify, figures
 from dualnet.data import load_images
-from dualnet.experiments import classify, figures
 
 splits = load_images("embedded")
 config = classify.make_config(

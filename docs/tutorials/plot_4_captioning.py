@@ -23,10 +23,10 @@ import time
 import numpy as np
 import torch
 
-from dualnet.experiments import figures
-from dualnet.experiments.caption import bleu, data, decode, evaluate, features, make_config
-from dualnet.experiments.caption.train import Prepared
-from dualnet.experiments.caption.train import train as train_captioner
+from dualnet.apps import figures
+from dualnet.apps.caption import bleu, data, decode, evaluate, features, make_config
+from dualnet.apps.caption.train import Prepared
+from dualnet.apps.caption.train import train as train_captioner
 
 started = time.perf_counter()
 root = tempfile.mkdtemp()

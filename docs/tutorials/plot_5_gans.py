@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dualnet.experiments import gan
-from dualnet.experiments.gan import evaluate, plots
+from dualnet.apps import gan
+from dualnet.apps.gan import evaluate, plots
 
 digits = gan.load_digits("embedded")
 images, labels = digits.train
@@ -36,7 +36,7 @@ real_digits = plots.digit_grid(images[first_of_each].numpy(), columns=10, title=
 # %%
 # A minute of DCGAN with the least-squares loss
 # ---------------------------------------------
-# :func:`~dualnet.experiments.gan.make_config` starts from the course's defaults (batches of
+# :func:`~dualnet.apps.gan.make_config` starts from the course's defaults (batches of
 # 128, noise of dimension 96, Adam at 1e-3 with betas (0.5, 0.999)); here the run is cut to
 # 100 generator steps, a third of the default, so that the page builds quickly. Every 25 steps
 # the generator draws the run's fixed noise, so the grids below show the *same* noise vectors.

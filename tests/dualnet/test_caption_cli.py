@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dualnet import cli
-from dualnet.experiments.caption import data
+from dualnet.apps.caption import data
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from caption_helpers import write_coco_pt, write_cs231n  # noqa: E402

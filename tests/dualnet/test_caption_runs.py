@@ -15,12 +15,12 @@ import pytest
 import torch
 
 from dualnet import cli
-from dualnet.experiments.caption import make_config
+from dualnet.apps.caption import make_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from caption_helpers import tiny_prepared, write_cs231n  # noqa: E402
 
-caption_train = importlib.import_module("dualnet.experiments.caption.train")
+caption_train = importlib.import_module("dualnet.apps.caption.train")
 
 pytestmark = [pytest.mark.captioning, pytest.mark.cli]
 SMALL = ["--epochs", "2", "--batch-size", "6", "--hidden-dim", "16", "--wordvec-dim", "8"]

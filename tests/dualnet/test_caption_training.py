@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from dualnet.experiments.caption import decode, make_config, scenes
-from dualnet.experiments.caption.data import CaptionDataError
+from dualnet.apps.caption import decode, make_config, scenes
+from dualnet.apps.caption.data import CaptionDataError
 from reference_numpy.captioning_solver import CaptioningSolver
 from reference_numpy.models.captioning import CaptioningRNN as NumpyCaptioning
 from torch_impl.models.captioning import CaptioningRNN as TorchCaptioning
@@ -20,8 +20,8 @@ from torch_impl.models.captioning import CaptioningRNN as TorchCaptioning
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from caption_helpers import tiny_embedded, tiny_prepared, tiny_root  # noqa: E402
 
-caption_train = importlib.import_module("dualnet.experiments.caption.train")
-caption_eval = importlib.import_module("dualnet.experiments.caption.evaluate")
+caption_train = importlib.import_module("dualnet.apps.caption.train")
+caption_eval = importlib.import_module("dualnet.apps.caption.evaluate")
 
 pytestmark = pytest.mark.captioning
 WORD_TO_IDX = {w: i for i, w in enumerate(scenes.WORDS)}

@@ -11,12 +11,12 @@ import pytest
 import torch
 
 from dualnet import cli
-from dualnet.experiments.classify.train import TIMINGS
+from dualnet.apps.classify.train import TIMINGS
 
 pytestmark = [pytest.mark.classify, pytest.mark.cli]
 
 # the module, not the function ``train`` that the package exports under the same name
-train_module = importlib.import_module("dualnet.experiments.classify.train")
+train_module = importlib.import_module("dualnet.apps.classify.train")
 
 QUICK = ["--train-subset", "256", "--batch-size", "64", "--epochs", "1", "--device", "cpu"]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from dualnet.experiments import classify, runs
-from dualnet.experiments.classify.train import TIMINGS
+from dualnet.apps import classify, runs
+from dualnet.apps.classify.train import TIMINGS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from classify_helpers import synthetic_splits  # noqa: E402

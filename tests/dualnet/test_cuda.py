@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from dualnet import cli
-from dualnet.experiments import runs, runtime
-from dualnet.experiments.classify import config as classify_config
+from dualnet.apps import runs, runtime
+from dualnet.apps.classify import config as classify_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from caption_helpers import write_coco_pt  # noqa: E402
@@ -30,7 +30,7 @@ from classify_helpers import synthetic_splits  # noqa: E402
 pytestmark = [pytest.mark.cuda]
 
 # the module, not the function ``train`` that the package exports under the same name
-classify_train = importlib.import_module("dualnet.experiments.classify.train")
+classify_train = importlib.import_module("dualnet.apps.classify.train")
 
 CUDA = torch.device("cuda", 0)
 QUIET = ["--no-progress", "--no-figures"]
@@ -155,7 +155,7 @@ def test_classify_on_cuda_resumes_on_the_cpu_and_evaluates_alike_on_both():
 
 
 def test_classify_compiled_on_cuda_and_its_checkpoint_loads_without_compile():
-    from dualnet.experiments.classify.models import build_model
+    from dualnet.apps.classify.models import build_model
 
     args = [*CLASSIFY, "--model", "convnet3", "--epochs", "1", "--device", "cuda", "--compile"]
     args += ["--train-subset", "1024", "--batch-size", "128"]  # 8 steps

@@ -14,7 +14,7 @@ import torch
 import torchvision
 
 from dualnet import cli
-from dualnet.experiments import runs
+from dualnet.apps import runs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gan_helpers import shared_cache, write_mnist  # noqa: E402
@@ -22,7 +22,7 @@ from gan_helpers import shared_cache, write_mnist  # noqa: E402
 pytestmark = [pytest.mark.gan, pytest.mark.cli]
 
 # the module, not the function ``train`` that the package exports under the same name
-train_module = importlib.import_module("dualnet.experiments.gan.train")
+train_module = importlib.import_module("dualnet.apps.gan.train")
 
 QUICK = ["--model", "fc", "--steps", "4", "--batch-size", "16", "--log-every", "2",
          "--sample-every", "2", "--device", "cpu"]  # fmt: skip

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from dualnet.experiments.gan import data, evaluate, scorer
-from dualnet.experiments.options import ConfigError
+from dualnet.apps.gan import data, evaluate, scorer
+from dualnet.apps.options import ConfigError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gan_helpers import shared_cache  # noqa: E402

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from dualnet.experiments import runs
-from dualnet.experiments.gan import data, evaluate, make_config
-from dualnet.experiments.gan.train import TIMINGS
-from dualnet.experiments.options import ConfigError
+from dualnet.apps import runs
+from dualnet.apps.gan import data, evaluate, make_config
+from dualnet.apps.gan.train import TIMINGS
+from dualnet.apps.options import ConfigError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gan_helpers import shared_cache  # noqa: E402
@@ -23,7 +23,7 @@ from gan_helpers import shared_cache  # noqa: E402
 pytestmark = pytest.mark.gan
 
 # the module, not the function ``train`` that the package exports under the same name
-train_module = importlib.import_module("dualnet.experiments.gan.train")
+train_module = importlib.import_module("dualnet.apps.gan.train")
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The rule every application resumes a run by (``dualnet.experiments.resume``), on a small
+"""The rule every application resumes a run by (``dualnet.apps.resume``), on a small
 configuration of its own; each application's tests resume real runs."""
 
 import argparse
@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from dualnet.experiments import resume
-from dualnet.experiments.options import ConfigError
+from dualnet.apps import resume
+from dualnet.apps.options import ConfigError
 
 MAY_CHANGE = ("device", "stop_after_steps")
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from dualnet.experiments import runs
-from dualnet.experiments.options import ConfigError, Range
+from dualnet.apps import runs
+from dualnet.apps.options import ConfigError, Range
 
 
 class WritesAFile:
@@ -155,7 +155,7 @@ def test_ranges_describe_and_refuse():
 def test_importing_and_drawing_never_touches_the_global_backend(tmp_path):
     script = (
         "import matplotlib; matplotlib.use('svg'); "
-        "from dualnet.experiments import figures; import dualnet.cli; "
+        "from dualnet.apps import figures; import dualnet.cli; "
         "figures.save(figures.learning_curves([{'epoch': 1, 'train_loss': 1.0}]), "
         f"{str(tmp_path / 'c.png')!r}); "
         "import matplotlib.pyplot as plt; "

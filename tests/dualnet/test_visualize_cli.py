@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from dualnet import cli
+from dualnet.apps.visualize import saliency
 from dualnet.data import embedded, load_images
-from dualnet.experiments.visualize import saliency
 
 pytestmark = [pytest.mark.visualization, pytest.mark.cli]
 

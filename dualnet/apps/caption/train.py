@@ -1,0 +1,401 @@
+"""Training a PyTorch captioning model (``torch_impl.models.CaptioningRNN``) on the run
+machinery.
+
+:func:`train` reads as the story of a run: **set up** (data, image features, model, Adam,
+run directory), **resume** if asked, **the loop** (one :func:`optimizer_step` per batch, with
+:func:`end_of_epoch` at each epoch's end) and **finish** (``summary.json``). As in the
+classification loop:
+
+* an epoch is a permutation of the training captions drawn from a generator seeded by
+  ``(seed, epoch)``, and the learning rate ``lr * lr_decay ** epoch`` is a pure function of the
+  step, so a run resumed from ``last.pt`` computes the same steps as one that never stopped;
+* Ctrl-C stops at the end of a step with a checkpoint; the first non-finite loss stops the
+  run with an error naming the step;
+* launched by ``torchrun``, each process takes its share of every batch and
+  ``DistributedDataParallel`` averages the gradients; rank 0 writes the files.
+
+``blind`` replaces every training image's features by another image's (a fixed random
+permutation): the model can then learn only the language, the image-blind baseline.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from dualnet.apps import figures, resume, runs, runtime
+from dualnet.apps.caption import encoders
+from dualnet.apps.caption.config import (
+    CHECKPOINT_FORMAT,
+    MAY_CHANGE_ON_RESUME,
+    CaptionConfig,
+    config_from_checkpoint,
+)
+from dualnet.apps.caption.data import CaptionData, load_data
+from dualnet.apps.options import ConfigError
+from torch_impl.models.captioning import CaptioningRNN
+
+TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+VAL_CAPTIONS = 2500
+"""Validation captions whose loss is measured after every epoch."""
+
+
+@dataclass
+class Prepared:
+    """A dataset with the decoder's input for every split (see
+    :func:`~dualnet.apps.caption.encoders.model_inputs`)."""
+
+    data: CaptionData
+    inputs: dict[str, np.ndarray]
+
+    @property
+    def input_dim(self) -> int:
+        return int(self.inputs["train"].shape[1])
+
+
+def prepare(config: CaptionConfig, data: CaptionData | None = None) -> Prepared:
+    """Load ``config.data`` (unless given) and the features ``config.cell`` reads."""
+    if data is None:
+        data = load_data(config.data, config.data_path, config.data_root)
+    encoder = None
+    if data.has_images:
+        encoder = encoders.load_encoder(config.encoder, config.weights, config.data_root)
+    inputs = encoders.model_inputs(data, config.cell, encoder, config.data_root, config.progress)
+    return Prepared(data, inputs)
+
+
+def training_rows(config: CaptionConfig, prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:
+    """The training captions and the image of each (shuffled images when ``blind``)."""
+    split = prepared.data.splits["train"]
+    captions, idxs = split.captions, split.image_idxs
+    if config.train_subset is not None:
+        keep = idxs < config.train_subset
+        captions, idxs = captions[keep], idxs[keep]
+    if config.blind:
+        shuffle = np.random.default_rng(runtime.derived_seed(config.seed, 7)).permutation(
+            len(prepared.inputs["train"])
+        )
+        idxs = shuffle[idxs]
+    return captions, idxs
+
+
+def batch_inputs(inputs: np.ndarray, idxs: np.ndarray, device, dtype) -> torch.Tensor:
+    """The features of images ``idxs`` as a tensor of ``dtype`` on ``device``."""
+    return torch.from_numpy(np.ascontiguousarray(inputs[idxs])).to(device=device, dtype=dtype)
+
+
+def build_model(config: CaptionConfig, word_to_idx: dict, input_dim: int) -> CaptioningRNN:
+    """The torch model of ``config``, its initial weights drawn from ``config.seed`` exactly as
+    the NumPy model draws them."""
+    return CaptioningRNN(
+        word_to_idx,
+        input_dim=input_dim,
+        wordvec_dim=config.wordvec_dim,
+        hidden_dim=config.hidden_dim,
+        cell_type=config.cell,
+        dtype=TORCH_DTYPES[config.dtype],
+        seed=config.seed,
+    )
+
+
+def optimizer_step(model, optimizer, features: torch.Tensor, captions: torch.Tensor):
+    """One Adam step on a batch; returns the loss (a detached 0-d tensor)."""
+    loss = model(features, captions)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    history: list[dict]
+    steps: int
+    finished: bool
+    seconds: float
+    interrupted: bool = False
+    is_main: bool = True
+    summary: dict = field(default_factory=dict)
+
+
+@dataclass
+class Run:
+    config: CaptionConfig
+    context: runtime.DistributedContext
+    device: torch.device
+    prepared: Prepared
+    captions: np.ndarray
+    idxs: np.ndarray
+    steps_per_epoch: int
+    raw_model: CaptioningRNN
+    model: object
+    optimizer: torch.optim.Optimizer
+    out_dir: Path
+    log: runs.MetricsLog
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps_per_epoch * self.config.epochs
+
+
+@dataclass
+class State:
+    step: int = 0
+    history: list[dict] = field(default_factory=list)
+    best_val_loss: float = float("inf")
+    seconds: float = 0.0
+    epoch_loss: float = 0.0
+    epoch_steps: int = 0
+    saved_step: int = -1
+    clock: float = 0.0
+
+
+def train(config: CaptionConfig, prepared: Prepared | None = None) -> TrainResult:
+    """Train ``config.cell`` with the torch backend; see the module docstring."""
+    config.check()
+    if config.backend != "torch":
+        raise ConfigError("train() runs the torch backend; use train_numpy() for --backend numpy")
+    with runtime.distributed(config.device) as context:
+        run = setup(config, prepared, context)
+        state = restore(run) if config.resume else start(run)
+        with runtime.stop_on_interrupt() as stop:
+            interrupted = loop(run, state, stop)
+        return finish(run, state, interrupted)
+
+
+# --------------------------------------------------------------------------------------------
+# Set up, checkpoints, resume
+# --------------------------------------------------------------------------------------------
+
+
+def setup(config: CaptionConfig, prepared, context: runtime.DistributedContext) -> Run:
+    device = runtime.training_device(config.device, context)
+    runtime.check_batch_split(config.batch_size, context)
+    prepared = prepare(config) if prepared is None else prepared
+    captions, idxs = training_rows(config, prepared)
+    steps_per_epoch = len(captions) // config.batch_size
+    if steps_per_epoch == 0:
+        raise ConfigError(
+            f"batch_size {config.batch_size} is larger than the {len(captions)} training captions"
+        )
+    raw_model = build_model(config, prepared.data.word_to_idx, prepared.input_dim).to(device)
+    model = raw_model
+    if context.active:
+        device_ids = [device.index] if device.type == "cuda" else None
+        model = DistributedDataParallel(raw_model, device_ids=device_ids)
+    out_dir = Path(config.out_dir)
+    if context.is_main:
+        runs.open_training_dir(out_dir, resuming=bool(config.resume))
+    return Run(
+        config=config,
+        context=context,
+        device=device,
+        prepared=prepared,
+        captions=captions,
+        idxs=idxs,
+        steps_per_epoch=steps_per_epoch,
+        raw_model=raw_model,
+        model=model,
+        optimizer=torch.optim.Adam(raw_model.parameters(), lr=config.lr),
+        out_dir=out_dir,
+        log=runs.MetricsLog(out_dir / "metrics.jsonl"),
+    )
+
+
+def start(run: Run) -> State:
+    if run.context.is_main:
+        runs.write_json(run.out_dir / "config.json", asdict(run.config))
+    return State()
+
+
+def checkpoint_payload(run: Run, state: State) -> dict:
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "config": asdict(run.config),
+        "step": state.step,
+        "model": run.raw_model.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "history": state.history,
+        "best_val_loss": state.best_val_loss,
+        "seconds": state.seconds,
+        "epoch": {"loss": state.epoch_loss, "steps": state.epoch_steps},
+        "idx_to_word": list(run.prepared.data.idx_to_word),
+        "input_dim": run.prepared.input_dim,
+    }
+
+
+def save(run: Run, state: State, name: str) -> None:
+    if name == "last.pt":
+        state.saved_step = state.step
+    if run.context.is_main:
+        runs.save_checkpoint(checkpoint_payload(run, state), run.out_dir / name)
+
+
+def restore(run: Run) -> State:
+    """The state of the checkpoint ``run.config.resume``, loaded into the run."""
+    checkpoint = runs.load_checkpoint(run.config.resume, CHECKPOINT_FORMAT, run.device)
+    previous = config_from_checkpoint(checkpoint)
+    resume.check_same_run(previous, asdict(run.config), MAY_CHANGE_ON_RESUME)
+    run.raw_model.load_state_dict(checkpoint["model"])
+    run.optimizer.load_state_dict(checkpoint["optimizer"])
+    state = State(
+        step=checkpoint["step"],
+        history=checkpoint["history"],
+        best_val_loss=checkpoint["best_val_loss"],
+        seconds=checkpoint["seconds"],
+        epoch_loss=checkpoint["epoch"]["loss"],
+        epoch_steps=checkpoint["epoch"]["steps"],
+        saved_step=checkpoint["step"],
+    )
+    if run.context.is_main:
+        run.log.rewrite(state.history)
+    return state
+
+
+# --------------------------------------------------------------------------------------------
+# The loop
+# --------------------------------------------------------------------------------------------
+
+
+def learning_rate(config: CaptionConfig, step: int, steps_per_epoch: int) -> float:
+    """``lr * lr_decay ** epoch``, the course's per-epoch decay, as a function of the step."""
+    return config.lr * config.lr_decay ** (step // steps_per_epoch)
+
+
+def batch_for_step(run: Run, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """This process's share of the batch of ``step``: features and captions."""
+    config, context = run.config, run.context
+    epoch, index = divmod(step, run.steps_per_epoch)
+    order = np.random.default_rng(runtime.derived_seed(config.seed, epoch))
+    rows = order.permutation(len(run.captions))[
+        index * config.batch_size : (index + 1) * config.batch_size
+    ]
+    per_rank = config.batch_size // context.world_size
+    rows = rows[context.rank * per_rank : (context.rank + 1) * per_rank]
+    dtype = TORCH_DTYPES[config.dtype]
+    features = batch_inputs(run.prepared.inputs["train"], run.idxs[rows], run.device, dtype)
+    return features, torch.from_numpy(run.captions[rows]).to(run.device)
+
+
+def loop(run: Run, state: State, stop: runtime.StopRequest) -> bool:
+    """Train until the last step, ``stop_after_steps`` or Ctrl-C; return whether Ctrl-C
+    stopped it."""
+    config = run.config
+    stop_at = runtime.last_step(run.total_steps, config.stop_after_steps)
+    show = config.progress and run.context.is_main
+    bar = runtime.step_bar(run.total_steps, state.step, f"caption {config.cell}", show)
+    state.clock = time.perf_counter()
+    while state.step < stop_at and not runtime.stop_agreed(stop, run.context, run.device):
+        for group in run.optimizer.param_groups:
+            group["lr"] = learning_rate(config, state.step, run.steps_per_epoch)
+        features, captions = batch_for_step(run, state.step)
+        loss = float(optimizer_step(run.model, run.optimizer, features, captions))
+        if not np.isfinite(loss):
+            raise FloatingPointError(
+                f"the training loss became non-finite at step {state.step + 1}; nothing was "
+                f"saved after it. Try a smaller --lr (now {config.lr:g})."
+            )
+        state.step += 1
+        state.epoch_loss += loss
+        state.epoch_steps += 1
+        bar.update(1)
+        if config.checkpoint_every and state.step % config.checkpoint_every == 0:
+            tick(state)
+            save(run, state, "last.pt")
+        if state.step % run.steps_per_epoch == 0:
+            end_of_epoch(run, state, bar)
+    bar.close()
+    if state.saved_step != state.step:
+        tick(state)
+        save(run, state, "last.pt")
+    return stop.requested
+
+
+def tick(state: State) -> None:
+    now = time.perf_counter()
+    state.seconds += now - state.clock
+    state.clock = now
+
+
+@torch.no_grad()
+def split_loss(model: CaptioningRNN, prepared: Prepared, split: str, device, limit: int) -> float:
+    """The mean loss over (up to ``limit`` of) the captions of ``split``."""
+    part = prepared.data.splits[split]
+    losses, count = [], 0
+    dtype = model.W_embed.dtype
+    for start in range(0, min(limit, len(part.captions)), 500):
+        rows = slice(start, min(start + 500, limit))
+        features = batch_inputs(prepared.inputs[split], part.image_idxs[rows], device, dtype)
+        captions = torch.from_numpy(part.captions[rows]).to(device)
+        losses.append(float(model.loss(features, captions)) * len(captions))
+        count += len(captions)
+    return sum(losses) / max(count, 1)
+
+
+def end_of_epoch(run: Run, state: State, bar) -> None:
+    """Record the epoch with the validation loss, checkpoint, report."""
+    tick(state)
+    record = {
+        "epoch": state.step // run.steps_per_epoch,
+        "step": state.step,
+        "lr": run.optimizer.param_groups[0]["lr"],
+        "train_loss": state.epoch_loss / max(state.epoch_steps, 1),
+        "seconds": state.seconds,
+    }
+    state.epoch_loss, state.epoch_steps = 0.0, 0
+    if run.context.is_main:
+        record["val_loss"] = split_loss(
+            run.raw_model, run.prepared, "val", run.device, VAL_CAPTIONS
+        )
+        state.history.append(record)
+        run.log.append(record)
+        if run.config.progress:
+            print(
+                f"epoch {record['epoch']}/{run.config.epochs}: train loss "
+                f"{record['train_loss']:.4f}, val loss {record['val_loss']:.4f}",
+                file=sys.stdout if bar.disable else sys.stderr,
+                flush=True,
+            )
+        if run.config.figures:
+            curves = figures.learning_curves(state.history, title=f"caption {run.config.cell}")
+            figures.save(curves, run.out_dir / "curves.png")
+        if record["val_loss"] < state.best_val_loss:
+            state.best_val_loss = record["val_loss"]
+            save(run, state, "best.pt")
+    save(run, state, "last.pt")
+    state.clock = time.perf_counter()
+
+
+def finish(run: Run, state: State, interrupted: bool) -> TrainResult:
+    finished = state.step == run.total_steps
+    last = state.history[-1] if state.history else {}
+    summary = {
+        "finished": finished,
+        "steps": state.step,
+        "cell": run.config.cell,
+        "backend": "torch",
+        "train_loss": last.get("train_loss"),
+        "val_loss": last.get("val_loss"),
+        "seconds": state.seconds,
+    }
+    if run.context.is_main:
+        runs.write_json(run.out_dir / "summary.json", summary)
+    if run.context.active:
+        torch.distributed.barrier()
+    return TrainResult(
+        out_dir=run.out_dir,
+        history=state.history,
+        steps=state.step,
+        finished=finished,
+        seconds=state.seconds,
+        interrupted=interrupted,
+        is_main=run.context.is_main,
+        summary=summary,
+    )
