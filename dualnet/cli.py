@@ -32,7 +32,7 @@ from dualnet import __version__, crosscheck, registry
 from dualnet.apps.caption import cli as caption
 from dualnet.apps.classify import cli as classify
 from dualnet.apps.gan import cli as gan
-from dualnet.apps.options import Range
+from dualnet.apps.settings import Range
 from dualnet.apps.style import cli as style
 from dualnet.apps.visualize import cli as visualize
 from dualnet.crosscheck_report import format_table, report

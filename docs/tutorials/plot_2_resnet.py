@@ -43,7 +43,8 @@ curves = figures.learning_curves(result.history, title="resnet-preact20")
 
 summary = classify.evaluate_checkpoint(f"{config.out_dir}/last.pt", splits=splits, device="cpu")
 print(
-    "accuracy per class:", {name: round(acc, 3) for name, acc in summary["per_class_acc"].items()}
+    "accuracy per class:",
+    {name: round(acc, 3) for name, acc in summary["per_class_accuracy"].items()},
 )
 
 device = runtime.resolve_device("cpu")

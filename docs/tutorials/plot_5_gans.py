@@ -68,14 +68,14 @@ curves = plots.losses(result.history, title="DCGAN, least squares")
 # and of real digits. ``fcd_real`` compares two disjoint sets of real digits (the floor),
 # ``fcd_untrained`` the run's generator before its first step (the ceiling).
 
-summary = evaluate.evaluate_run(runs / "dc-ls", n_samples=1000)
+summary = evaluate.evaluate_run(runs / "dc-ls", n_images=1000)
 for key in ("fcd", "fcd_real", "fcd_untrained", "mode_coverage", "confident_fraction"):
     print(f"{key:>20}: {summary[key]:.4g}")
 print(f"{'class_histogram':>20}: {summary['class_histogram']}")
-print(f"scorer accuracy on the 1,000 test digits: {summary['scorer_test_acc']:.3f}")
+print(f"scorer accuracy on the 1,000 test digits: {summary['scorer_accuracy']:.3f}")
 classes = plots.class_histogram(
     summary["class_histogram"],
-    round(summary["confident_fraction"] * summary["n_samples"]),
+    round(summary["confident_fraction"] * summary["n_images"]),
     title=f"classes of the confident samples (mode coverage {summary['mode_coverage']})",
 )
 

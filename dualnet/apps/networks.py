@@ -90,9 +90,7 @@ def load_network(
         built = stand_in(progress=progress)
         network = network_from_run(built.path / "last.pt", target, name="embedded")
         return replace(network, build_seconds=built.seconds)
-    path = Path(name)
-    if path.is_dir():
-        path = path / "best.pt" if (path / "best.pt").exists() else path / "last.pt"
+    path = runs.best_checkpoint(name)
     if not path.exists():
         raise runs.CheckpointError(
             f"--model {name}: not one of {', '.join(MODELS)}, a run directory or a checkpoint"

@@ -12,7 +12,8 @@ Every application writes its results into one folder, the *run directory*:
 * :func:`save_checkpoint` / :func:`load_checkpoint` store and read a checkpoint, a dict of
   tensors and plain Python values (``torch.load(weights_only=True)``): a file that is not a
   checkpoint of the expected application, or that carries code, is refused with one line
-  that says what is wrong;
+  that says what is wrong; a run resumes from its :func:`last_checkpoint` and is scored by
+  its :func:`best_checkpoint`;
 * :class:`MetricsLog` keeps ``metrics.jsonl`` (one JSON object per line);
 * :func:`write_json` writes ``config.json`` and ``summary.json``.
 """
@@ -31,7 +32,7 @@ from typing import IO
 import numpy as np
 import torch
 
-from dualnet.apps.options import ConfigError
+from dualnet.apps.settings import ConfigError
 
 RUN_FILES = ("metrics.jsonl", "last.pt", "summary.json", "config.json")
 """Files whose presence means a folder already holds a run."""
@@ -127,6 +128,16 @@ def last_checkpoint(run: str | Path) -> Path:
     itself."""
     path = Path(run)
     return path / "last.pt" if path.is_dir() else path
+
+
+def best_checkpoint(run: str | Path) -> Path:
+    """A run directory's ``best.pt`` (the best validation score so far), its ``last.pt`` when
+    it has none (a run stopped before its first epoch ended, a GAN), or the checkpoint file
+    itself: what ``eval`` and ``sample`` read."""
+    path = Path(run)
+    if path.is_dir() and (path / "best.pt").exists():
+        return path / "best.pt"
+    return last_checkpoint(path)
 
 
 def load_checkpoint(path: str | Path, expected_format: str | None = None, map_location="cpu"):

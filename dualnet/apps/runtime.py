@@ -26,7 +26,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from dualnet.apps.options import ConfigError
+from dualnet.apps.settings import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda")
 

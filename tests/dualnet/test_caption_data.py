@@ -406,7 +406,7 @@ def test_the_rnn_and_lstm_read_pooled_vectors_standardised_on_the_training_image
 
 def test_a_weights_file_belongs_to_an_imagenet_encoder():
     from dualnet.apps.caption import make_config
-    from dualnet.apps.options import ConfigError
+    from dualnet.apps.settings import ConfigError
 
     with pytest.raises(ValueError, match="weights_file is for the lite0 and imagenet"):
         encoders.load_encoder("standin", weights_file="mobilenet.pth")

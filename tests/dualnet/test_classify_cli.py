@@ -44,23 +44,28 @@ def test_train_a_resnet_then_evaluate_it(capsys, tmp_path):
     assert "run directory: runs/classify/resnet-preact32-embedded-torch-seed0" in out
     assert "epoch 1/1: train loss" in out  # one line per epoch when stdout is not a terminal
     summary = json.loads((run / "summary.json").read_text())
-    assert {"test_acc", "best_val_acc", "seconds", "images_per_second", "steps"} <= set(summary)
-    assert summary["steps"] == 4 and f"test_acc           {summary['test_acc']:.4g}" in out
+    assert {"accuracy", "best_val_accuracy", "seconds", "images_per_second", "steps"} <= set(
+        summary
+    )
+    assert summary["steps"] == 4 and f"accuracy           {summary['accuracy']:.4g}" in out
     for name in ("last.pt", "best.pt", "curves.png", "confusion.png", "config.json"):
         assert (run / name).exists(), name
 
     assert cli.main(["classify", "eval", str(run), "--json", "--out", "figs"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["model"] == "resnet-preact32" and result["images"] == 2000
-    assert result["acc"] == pytest.approx(summary["test_acc"])  # best.pt = the one epoch
+    assert result["model"] == "resnet-preact32" and result["n_images"] == 2000
+    assert result["accuracy"] == pytest.approx(summary["accuracy"])  # best.pt = the one epoch
     assert (tmp_path / "figs" / "misclassified.png").exists()
-    assert json.loads((tmp_path / "figs" / "summary.json").read_text())["acc"] == result["acc"]
+    assert (
+        json.loads((tmp_path / "figs" / "summary.json").read_text())["accuracy"]
+        == result["accuracy"]
+    )
 
 
 @pytest.mark.parametrize("level", ["barebones", "module", "sequential"])
 def test_each_level_of_the_small_nets(capsys, level):
     assert cli.main(["classify", "train", "--model", "convnet3", "--level", level, *QUICK]) == 0
-    assert "test_acc" in capsys.readouterr().out
+    assert "accuracy" in capsys.readouterr().out
 
 
 def test_the_numpy_backend_writes_a_run_that_eval_reads(capsys, tmp_path):
@@ -70,10 +75,10 @@ def test_the_numpy_backend_writes_a_run_that_eval_reads(capsys, tmp_path):
     run = tmp_path / "runs/classify/convpool3-embedded-numpy-seed0"
     assert "run directory: runs/classify/convpool3-embedded-numpy-seed0" in out
     assert (run / "params.npz").exists()
-    test_acc = json.loads((run / "summary.json").read_text())["test_acc"]
+    test_acc = json.loads((run / "summary.json").read_text())["accuracy"]
     assert cli.main(["classify", "eval", str(run), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["backend"] == "numpy" and result["acc"] == pytest.approx(test_acc)
+    assert result["backend"] == "numpy" and result["accuracy"] == pytest.approx(test_acc)
 
 
 def test_a_name_means_one_network_in_both_backends(capsys):

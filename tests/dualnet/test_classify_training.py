@@ -169,8 +169,8 @@ def test_evaluating_a_checkpoint(tmp_path):
         out_dir=tmp_path / "figures",
         splits=splits,
     )
-    assert summary["acc"] == pytest.approx(result.test_acc)
-    assert set(summary["per_class_acc"]) == set(splits.classes)
+    assert summary["accuracy"] == pytest.approx(result.test_acc)
+    assert set(summary["per_class_accuracy"]) == set(splits.classes)
     assert (tmp_path / "figures" / "misclassified.png").exists()
 
 

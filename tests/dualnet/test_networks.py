@@ -162,7 +162,7 @@ def test_attacks_on_lite0_count_every_accepted_class_as_right(tmp_path):
     assert right.shape == (2, 1000) and right[0].sum() == 3 and right[1, 967]
     generator = torch.Generator().manual_seed(0)
     summary, _ = attacks.run_attack(network, inputs, 2 / 255, generator)
-    assert summary["clean_accuracy"] == 1.0  # Lite0 says 'Egyptian cat': a right class
+    assert summary["accuracy"] == 1.0  # Lite0 says 'Egyptian cat': a right class
     assert summary["pgd_accuracy"] <= summary["fgsm_accuracy"] and summary["pgd_accuracy"] == 0
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from dualnet.apps import runs
-from dualnet.apps.options import ConfigError, Range
+from dualnet.apps.settings import ConfigError, Range
 
 
 class WritesAFile:

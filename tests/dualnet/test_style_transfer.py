@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from dualnet.apps.networks import Network
-from dualnet.apps.options import ConfigError
+from dualnet.apps.settings import ConfigError
 from dualnet.apps.style import config as cfg
 from dualnet.apps.style import data, evaluate, network, transfer
 from dualnet.apps.style.losses import make_targets, objective

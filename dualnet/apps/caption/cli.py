@@ -1,7 +1,8 @@
 """``dualnet caption train|sample|eval``: the command line of image captioning.
 
-Every setting of :class:`~dualnet.apps.caption.config.CaptionConfig` is a flag whose
-default is "not given"; the configuration comes from
+Every setting of :class:`~dualnet.apps.caption.config.CaptionConfig` is a flag, declared on
+its field (:mod:`dualnet.apps.settings`), whose default is "not given"; the configuration
+comes from
 :func:`~dualnet.apps.caption.config.make_config` or, with ``--resume RUN``, from the
 run's checkpoint.
 """
@@ -9,56 +10,23 @@ run's checkpoint.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from dualnet.apps import networks, pretrained, resume, runs
+from dualnet.apps import flags, networks, pretrained, runs, runtime
 from dualnet.apps.caption import config as cfg
 from dualnet.apps.caption.data import CaptionDataError
-from dualnet.apps.options import ConfigError, Range, add_setting_flags
-from dualnet.apps.output import fail, print_summary, report_training
+from dualnet.apps.output import fail, print_json, print_summary, report_training
+from dualnet.apps.settings import (
+    ConfigError,
+    Range,
+    add_setting_flags,
+    defaults_line,
+    given_settings,
+    refuse_contradicting_flags,
+    resumed_config,
+)
 from dualnet.data import DatasetNotFoundError
 
-CHOICES = {
-    "--cell": ("cell", cfg.CELLS, "rnn, lstm or attention (attention)"),
-    "--backend": (
-        "backend",
-        cfg.BACKENDS,
-        "numpy trains the NumPy model with the CaptioningSolver",
-    ),
-    "--encoder": (
-        "encoder",
-        cfg.ENCODERS,
-        "lite0 (EfficientNet-Lite0), imagenet (MobileNetV2), standin or random (auto: lite0)",
-    ),
-    "--dtype": ("dtype", cfg.DTYPES, "float32 or float64 (float32)"),
-    "--device": ("device", ("auto", "cpu", "cuda"), "auto: CUDA when available (auto)"),
-}
-NUMBERS = {
-    "--epochs": ("epochs", "epochs to train (torch 3, numpy 2)"),
-    "--batch-size": ("batch_size", "captions per step (128)"),
-    "--lr": ("lr", "Adam learning rate (2e-3)"),
-    "--lr-decay": ("lr_decay", "learning rate factor per epoch (0.9)"),
-    "--wordvec-dim": ("wordvec_dim", "word vector size (128)"),
-    "--hidden-dim": ("hidden_dim", "hidden state size (torch 256, numpy 128)"),
-    "--train-subset": ("train_subset", "train on the captions of the first N images only"),
-    "--seed": ("seed", "seed of the initial weights and the batch order (0)"),
-    "--checkpoint-every": ("checkpoint_every", "also write last.pt every N steps"),
-    "--stop-after-steps": ("stop_after_steps", "stop with a checkpoint after N steps"),
-}
-SWITCHES = {
-    "--blind": ("blind", "train on shuffled features: the image-blind baseline (off)"),
-    "--progress": ("progress", "progress bar, or one line per epoch off a terminal (on)"),
-    "--figures": ("figures", "draw curves.png (on)"),
-}
-FLAGS = {
-    **{setting: flag for flag, (setting, *_) in {**CHOICES, **NUMBERS, **SWITCHES}.items()},
-    "data": "--data",
-    "data_path": "--data",
-    "weights": "--weights",
-    "data_root": "--data-root",
-    "out_dir": "--out",
-}
 ERRORS = (
     networks.BuildStopped,
     runs.CheckpointError,
@@ -77,6 +45,15 @@ def add_commands(commands) -> None:
     add_eval(actions)
 
 
+def defaults_text() -> str:
+    """The epilog of ``train --help``: the defaults of each backend."""
+    lines = ["defaults:"]
+    for backend in cfg.BACKENDS:
+        values = defaults_line(cfg.CaptionConfig, cfg.defaults(backend=backend))
+        lines.append(f"  --backend {backend}: {values}")
+    return "\n".join(lines)
+
+
 def add_train(actions) -> None:
     train = actions.add_parser(
         "train",
@@ -85,22 +62,18 @@ def add_train(actions) -> None:
         "features of the embedded scenes (no download), EECS 498's coco.pt, or the cs231n "
         "HDF5 files. Writes config.json, metrics.jsonl, curves.png, summary.json, last.pt and "
         "best.pt to the run directory.",
+        epilog=defaults_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_setting_flags(train, CHOICES, NUMBERS, SWITCHES, cfg.RANGES)
+    add_setting_flags(train, cfg.CaptionConfig, skip=("data", "data_path"))
     train.add_argument(
         "--data",
         nargs="+",
         metavar="KIND [PATH]",
-        help="embedded (default), coco.pt FILE, or cs231n DIR",
+        help="embedded, coco.pt FILE, or cs231n DIR (embedded)",
     )
-    train.add_argument(
-        "--weights",
-        metavar="FILE",
-        help="ImageNet weights file: Lite0's with --encoder lite0, else MobileNetV2's",
-    )
-    train.add_argument("--data-root", help="cache folder ($DUALNET_CACHE or ~/.cache/dualnet)")
-    train.add_argument("--out", dest="out_dir", help="run directory (runs/caption/<run name>)")
     train.add_argument("--resume", metavar="RUN", help="continue a run (its directory or a .pt)")
+    flags.add_json(train)
     train.set_defaults(run=run_train, parser=train)
 
 
@@ -117,9 +90,10 @@ def parse_data(values: list[str] | None, parser) -> tuple[str | None, str | None
     return None, None
 
 
-def given_settings(args: argparse.Namespace, parser) -> dict:
-    names = [s for s in FLAGS if hasattr(args, s) and s not in ("data", "data_path")]
-    settings = {name: getattr(args, name) for name in names}
+def settings_of(args: argparse.Namespace, parser) -> dict:
+    """The settings given on the command line (``None`` for those not given), ``--data``
+    parsed into ``data`` and ``data_path``."""
+    settings = given_settings(args, cfg.CaptionConfig)
     settings["data"], settings["data_path"] = parse_data(args.data, parser)
     return settings
 
@@ -131,15 +105,14 @@ def run_name(config: cfg.CaptionConfig) -> str:
 
 
 def configure(args, parser) -> cfg.CaptionConfig:
-    settings = given_settings(args, parser)
+    settings = settings_of(args, parser)
     if args.resume:
         path = runs.last_checkpoint(args.resume)
         checkpoint = runs.load_checkpoint(path, cfg.CHECKPOINT_FORMAT)
         previous = cfg.config_from_checkpoint(checkpoint)
-        may_change = cfg.MAY_CHANGE_ON_RESUME
-        resume.refuse_contradicting_flags(previous, settings, may_change, FLAGS, parser)
+        refuse_contradicting_flags(previous, settings, parser)
         changes = {**settings, "resume": str(path), "out_dir": str(path.parent)}
-        return cfg.resumed_config(checkpoint, changes)
+        return resumed_config(cfg.CaptionConfig, checkpoint, changes)
     config = cfg.make_config(**{k: v for k, v in settings.items() if k != "out_dir"})
     config.out_dir = settings["out_dir"] or run_name(config)
     return config
@@ -163,7 +136,7 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return fail("caption train", "interrupted", status=130)
     if not result.is_main:
         return 0
-    return report_training("caption", result)
+    return report_training("caption", result, as_json=args.json)
 
 
 def add_sample(actions) -> None:
@@ -172,31 +145,44 @@ def add_sample(actions) -> None:
         help="caption some images and draw them",
         description="Caption images of the evaluation split with a trained run; draws the "
         "images with generated and reference captions (captions.png) and, for the attention "
-        "model, the attention map of every word (attention-I.png).",
+        "model, the attention map of every word (attention-I.png); writes summary.json.",
     )
-    sample.add_argument("run_path", metavar="RUN", help="a run directory or a .pt checkpoint")
-    sample.add_argument("--images", type=Range(int, 0).parser(), nargs="+", metavar="I")
+    flags.add_run(sample, reads="its best checkpoint")
+    sample.add_argument(
+        "--rows",
+        type=Range(int, 0).parser(),
+        nargs="+",
+        metavar="I",
+        help="row indices of the evaluation split (the first few)",
+    )
     sample.add_argument("--beam", type=Range(int, 1).parser(), metavar="K", help="beam width")
-    sample.add_argument("--out", help="where to write the figures (default: RUN/samples)")
+    flags.add_device(sample)
+    flags.add_seed(sample, "PyTorch's generators (decoding draws nothing)")
+    sample.add_argument("--out", help="where to write the figures (default: RUN/sample)")
+    flags.add_json(sample)
     sample.set_defaults(run=run_sample, parser=sample)
 
 
 def run_sample(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from dualnet.apps.caption.evaluate import checkpoint_path, sample_run
+    from dualnet.apps.caption.evaluate import sample_run
 
-    out = Path(args.out) if args.out else checkpoint_path(args.run_path).parent / "samples"
+    out = Path(args.out) if args.out else runs.best_checkpoint(args.run_path).parent / "sample"
+    runtime.seed_everything(args.seed)
     try:
-        pairs, drawn = sample_run(args.run_path, args.images, args.beam, out)
+        summary = sample_run(args.run_path, args.rows, args.beam, out, device=args.device)
     except ValueError as error:
         if isinstance(error, ERRORS):
             return fail("caption sample", str(error))
         parser.error(str(error))
     except ERRORS as error:
         return fail("caption sample", str(error))
-    for generated, reference in pairs:
+    if args.json:
+        print_json(summary)
+        return 0
+    for generated, reference in zip(summary["captions"], summary["references"], strict=True):
         print(f"{generated}   (reference: {reference})")
-    for name in drawn:
-        print(f"wrote {out / name}")
+    for name in summary["files"]:
+        print(f"wrote {name}")
     return 0
 
 
@@ -208,27 +194,30 @@ def add_eval(actions) -> None:
         "BLEU-1..4 (0-1 scale), the cs231n mean sentence BLEU-1, attention_pointing (attention "
         "runs on the embedded scenes) and blind_bleu4 (the same model on shuffled features).",
     )
-    evaluate.add_argument("run_path", metavar="RUN", help="a run directory or a .pt checkpoint")
+    flags.add_run(evaluate, reads="its best checkpoint")
     evaluate.add_argument("--beam", type=Range(int, 1).parser(), metavar="K", help="beam width")
-    evaluate.add_argument(
-        "--limit", type=Range(int, 1).parser(), metavar="N", help="first N images"
-    )
+    flags.add_n_images(evaluate, None, "score the first N images only")
+    flags.add_device(evaluate)
+    flags.add_seed(evaluate, "PyTorch's generators (decoding draws nothing)")
     evaluate.add_argument("--out", help="where to write summary.json (default: RUN/eval-greedy)")
-    evaluate.add_argument("--json", action="store_true", help="print the results as JSON")
+    flags.add_json(evaluate)
     evaluate.set_defaults(run=run_eval, parser=evaluate)
 
 
 def run_eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from dualnet.apps.caption.evaluate import checkpoint_path, evaluate_run
+    from dualnet.apps.caption.evaluate import evaluate_run
 
     name = f"eval-beam{args.beam}" if args.beam else "eval-greedy"
-    out = Path(args.out) if args.out else checkpoint_path(args.run_path).parent / name
+    out = Path(args.out) if args.out else runs.best_checkpoint(args.run_path).parent / name
+    runtime.seed_everything(args.seed)
     try:
-        summary = evaluate_run(args.run_path, beam=args.beam, limit=args.limit, out_dir=out)
+        summary = evaluate_run(
+            args.run_path, beam=args.beam, n_images=args.n_images, out_dir=out, device=args.device
+        )
     except ERRORS as error:
         return fail("caption eval", str(error))
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print_json(summary)
     else:
         print_summary(summary, out / "summary.json")
     return 0

@@ -1,16 +1,16 @@
 """The configuration of a captioning run, and the one place its defaults come from.
 
 :func:`make_config` starts from :func:`defaults` for the cell and backend and applies the
-settings given; a checkpoint stores the whole :class:`CaptionConfig`, and
-:func:`resumed_config` rebuilds it for ``--resume``.
+settings given; a checkpoint stores the whole :class:`CaptionConfig`. Each setting is
+declared once, on its field (:mod:`dualnet.apps.settings`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dualnet.apps import resume, runtime
-from dualnet.apps.options import ConfigError, Range, check_ranges
+from dualnet.apps import runtime
+from dualnet.apps.settings import ConfigError, Range, check_settings, setting, stored_config
 
 CHECKPOINT_FORMAT = "dualnet-caption-1"
 CELLS = ("rnn", "lstm", "attention")
@@ -19,84 +19,73 @@ DATA_KINDS = ("embedded", "coco.pt", "cs231n")
 DTYPES = ("float32", "float64")
 ENCODERS = ("auto", "lite0", "imagenet", "standin", "random")
 
-RANGES = {
-    "epochs": Range(int, 1),
-    "batch_size": Range(int, 1),
-    "lr": Range(float, 0, low_open=True),
-    "lr_decay": Range(float, 0, 1, low_open=True),
-    "wordvec_dim": Range(int, 1),
-    "hidden_dim": Range(int, 1),
-    "train_subset": Range(int, 1),
-    "seed": Range(int, 0),
-    "checkpoint_every": Range(int, 0),
-    "stop_after_steps": Range(int, 1),
-}
-"""The allowed values of every numeric setting (also checked by the command line)."""
-
-MAY_CHANGE_ON_RESUME = (
-    "device",
-    "data_root",
-    "checkpoint_every",
-    "stop_after_steps",
-    "resume",
-    "out_dir",
-    "progress",
-    "figures",
-)
-
 
 @dataclass(kw_only=True)
 class CaptionConfig:
     """Everything that defines a captioning run; stored in every checkpoint.
 
     ``data`` is ``embedded``, ``coco.pt`` (with ``data_path`` the file) or ``cs231n`` (with
-    ``data_path`` the folder). ``encoder``/``weights`` choose the image encoder and its
-    weights (:mod:`~dualnet.apps.caption.encoders`). ``train_subset`` keeps the
-    captions of the first N training images. ``blind`` trains on features shuffled across
-    images: the image-blind baseline.
+    ``data_path`` the folder): the command line takes both as ``--data KIND [PATH]``.
+    ``encoder``/``weights`` choose the image encoder and its weights
+    (:mod:`~dualnet.apps.caption.encoders`). ``train_subset`` keeps the captions of the first
+    N training images. ``blind`` trains on features shuffled across images: the image-blind
+    baseline.
     """
 
-    cell: str
-    epochs: int
-    batch_size: int
-    lr: float
-    lr_decay: float
-    wordvec_dim: int
-    hidden_dim: int
-    backend: str = "torch"
-    data: str = "embedded"
-    data_path: str | None = None
-    data_root: str | None = None
-    encoder: str = "auto"
-    weights: str | None = None
-    train_subset: int | None = None
-    blind: bool = False
-    dtype: str = "float32"
-    device: str = "auto"
-    seed: int = 0
-    out_dir: str = "runs/caption"
-    checkpoint_every: int = 0
-    stop_after_steps: int | None = None
-    resume: str | None = None
-    progress: bool = True
-    figures: bool = True
+    cell: str = setting("attention", help="rnn, lstm or attention", choices=CELLS)
+    epochs: int = setting(help="epochs to train", range=Range(int, 1))
+    batch_size: int = setting(help="captions per step", range=Range(int, 1))
+    lr: float = setting(help="Adam learning rate", range=Range(float, 0, low_open=True))
+    lr_decay: float = setting(
+        help="learning rate factor per epoch", range=Range(float, 0, 1, low_open=True)
+    )
+    wordvec_dim: int = setting(help="word vector size", range=Range(int, 1))
+    hidden_dim: int = setting(help="hidden state size", range=Range(int, 1))
+    backend: str = setting(
+        "torch", help="numpy trains the NumPy model with the CaptioningSolver", choices=BACKENDS
+    )
+    data: str = setting(
+        "embedded", help="the data: --data KIND [PATH]", flag="--data", choices=DATA_KINDS
+    )
+    data_path: str | None = setting(None, help="the file or folder of --data", flag="--data")
+    data_root: str | None = setting(
+        None, help="cache folder ($DUALNET_CACHE or ~/.cache/dualnet)", may_change=True
+    )
+    encoder: str = setting(
+        "auto",
+        help="lite0 (EfficientNet-Lite0), imagenet (MobileNetV2), standin or random (auto: lite0)",
+        choices=ENCODERS,
+    )
+    weights: str | None = setting(
+        None, help="ImageNet weights file: Lite0's with --encoder lite0, else MobileNetV2's"
+    )
+    train_subset: int | None = setting(
+        None, help="train on the captions of the first N images only", range=Range(int, 1)
+    )
+    blind: bool = setting(False, help="train on shuffled features: the image-blind baseline")
+    dtype: str = setting("float32", help="float32 or float64", choices=DTYPES)
+    device: str = setting(
+        "auto", help="auto: CUDA when available", choices=runtime.DEVICES, may_change=True
+    )
+    seed: int = setting(
+        0, help="seed of the initial weights and the batch order", range=Range(int, 0)
+    )
+    out_dir: str = setting("runs/caption", help="run directory", flag="--out", may_change=True)
+    checkpoint_every: int = setting(
+        0, help="also write last.pt every N steps (0: off)", range=Range(int, 0), may_change=True
+    )
+    stop_after_steps: int | None = setting(
+        None, help="stop with a checkpoint after N steps", range=Range(int, 1), may_change=True
+    )
+    resume: str | None = setting(None, help="the checkpoint resumed", flag="", may_change=True)
+    progress: bool = setting(
+        True, help="progress bar, or one line per epoch off a terminal", may_change=True
+    )
+    figures: bool = setting(True, help="draw curves.png", may_change=True)
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for an impossible configuration, naming the setting."""
-        choices = {
-            "cell": CELLS,
-            "backend": BACKENDS,
-            "data": DATA_KINDS,
-            "dtype": DTYPES,
-            "encoder": ENCODERS,
-            "device": runtime.DEVICES,
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ConfigError(
-                    f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}"
-                )
-        check_ranges(self, RANGES)
+        check_settings(self)
         if self.data != "embedded" and not self.data_path:
             raise ConfigError(f"--data {self.data} needs a path: --data {self.data} PATH")
         if self.data == "cs231n" and self.cell == "attention":
@@ -136,20 +125,4 @@ def make_config(cell: str | None = None, backend: str | None = None, **settings)
 
 def config_from_checkpoint(checkpoint: dict) -> CaptionConfig:
     """The configuration a checkpoint was made with."""
-    return resume.stored_config(CaptionConfig, checkpoint)
-
-
-def contradictions(previous: CaptionConfig, settings: dict) -> list[str]:
-    """The names of ``settings`` (not ``None``) that differ from ``previous`` and may not
-    change on a resume."""
-    return resume.contradictions(previous, settings, MAY_CHANGE_ON_RESUME)
-
-
-def resumed_config(checkpoint: dict, settings: dict) -> CaptionConfig:
-    """The configuration of the run ``checkpoint`` belongs to, with the ``settings`` that may
-    change on a resume applied (:func:`dualnet.apps.resume.resumed_config`).
-
-    Raises:
-        ConfigError: if a setting contradicts the checkpoint, naming it.
-    """
-    return resume.resumed_config(CaptionConfig, checkpoint, settings, MAY_CHANGE_ON_RESUME)
+    return stored_config(CaptionConfig, checkpoint)

@@ -79,8 +79,8 @@ def beam_search(
         alpha: Length-normalisation exponent.
 
     Returns:
-        ``(captions (N, max_length) int64, weights (N, max_length, 4, 4) or None)``, laid out
-        like :func:`greedy`'s.
+        ``(captions (N, max_length) int64, weights (N, max_length, 4, 4) or None)`` on the CPU,
+        laid out like :func:`greedy`'s; the search runs where the model's parameters are.
     """
     if beam_width < 1:
         raise ValueError(f"beam_search: beam_width must be at least 1, got {beam_width}")
@@ -93,7 +93,7 @@ def beam_search(
         words, maps = search_one(model, features[i : i + 1], beam_width, max_length, alpha)
         captions[i, : len(words)] = torch.tensor(words)
         if attention:
-            weights[i, : len(words)] = maps
+            weights[i, : len(words)] = maps.cpu()
     return captions, weights
 
 
@@ -108,8 +108,9 @@ def search_one(model, features: torch.Tensor, width: int, max_length: int, alpha
         last = [words[-1] if words else start for words, _, _ in alive]
         k = len(alive)
         grid = None if A is None else A.expand(k, *A.shape[1:])
-        log_probs, h, c, maps = step(model, torch.tensor(last), h, c, grid)
-        totals = torch.tensor([score for _, score, _ in alive])[:, None] + log_probs
+        device = features.device
+        log_probs, h, c, maps = step(model, torch.tensor(last, device=device), h, c, grid)
+        totals = torch.tensor([score for _, score, _ in alive], device=device)[:, None] + log_probs
         best = torch.topk(totals.flatten(), min(width - len(finished), totals.numel()))
         survivors = []
         for value, flat in zip(best.values.tolist(), best.indices.tolist(), strict=True):
@@ -120,7 +121,7 @@ def search_one(model, features: torch.Tensor, width: int, max_length: int, alpha
             (finished if ended else survivors).append((extended, beam))
         if len(finished) >= width or not survivors:
             break
-        keep = torch.tensor([beam for _, beam in survivors])
+        keep = torch.tensor([beam for _, beam in survivors], device=device)
         alive = [hypothesis for hypothesis, _ in survivors]
         h, c = h[keep], c[keep]
     finished += [] if finished else survivors

@@ -53,21 +53,16 @@ class LoadedRun:
         return self.prepared.data.eval_split
 
 
-def checkpoint_path(run: str | Path) -> Path:
-    path = Path(run)
-    if path.is_dir():
-        path = path / "best.pt" if (path / "best.pt").exists() else path / "last.pt"
-    return path
-
-
-def load_run(run: str | Path, prepared: Prepared | None = None, data_root=None) -> LoadedRun:
+def load_run(
+    run: str | Path, prepared: Prepared | None = None, data_root=None, device: str = "cpu"
+) -> LoadedRun:
     """The model of a run (directory or checkpoint) with its data and features.
 
     Raises:
         CheckpointError: not a captioning checkpoint.
         CaptionDataError: the features are not as wide as the checkpoint's ``W_proj``.
     """
-    path = checkpoint_path(run)
+    path = runs.best_checkpoint(run)
     checkpoint = runs.load_checkpoint(path, CHECKPOINT_FORMAT)
     config = stored_config(checkpoint)
     if data_root is not None:
@@ -85,18 +80,20 @@ def load_run(run: str | Path, prepared: Prepared | None = None, data_root=None) 
         )
     model = build_model(config, prepared.data.word_to_idx, expected)
     model.load_state_dict(checkpoint["model"])
+    model.to(runtime.resolve_device(device))
     return LoadedRun(path, config, model.eval(), prepared)
 
 
 def caption_images(loaded: LoadedRun, split: str, rows, beam: int | None = None):
     """Generated captions ``(n, 16)`` and attention weights (or ``None``) for images ``rows``
     of ``split``."""
-    dtype = loaded.model.W_embed.dtype
+    weights = loaded.model.W_embed
     inputs = torch.from_numpy(np.ascontiguousarray(loaded.prepared.inputs[split][rows]))
-    inputs = inputs.to(dtype)
+    inputs = inputs.to(device=weights.device, dtype=weights.dtype)
     if beam:
         return beam_search(loaded.model, inputs, beam, MAX_LENGTH)
-    return greedy(loaded.model, inputs, MAX_LENGTH)
+    captions, attention = greedy(loaded.model, inputs, MAX_LENGTH)
+    return captions.cpu(), (None if attention is None else attention.cpu())
 
 
 def texts(captions, idx_to_word) -> list[list[str]]:
@@ -175,13 +172,19 @@ def object_scores(captions: list[list[str]], objects: np.ndarray, counts=(2, 3))
 
 
 def evaluate_run(
-    run, beam: int | None = None, limit: int | None = None, out_dir=None, prepared=None
+    run,
+    beam: int | None = None,
+    n_images: int | None = None,
+    out_dir=None,
+    prepared=None,
+    device: str = "auto",
 ) -> dict:
-    """Score a run on its evaluation split; writes ``summary.json`` under ``out_dir``."""
-    loaded = load_run(run, prepared)
+    """Score a run on the first ``n_images`` images of its evaluation split (all when
+    ``None``), decoding on ``device``; writes ``summary.json`` under ``out_dir``."""
+    loaded = load_run(run, prepared, device=device)
     split = loaded.split
     n = loaded.prepared.data.splits[split].num_images
-    rows = np.arange(n if limit is None else min(limit, n))
+    rows = np.arange(n if n_images is None else min(n_images, n))
     summary, _, _ = score(loaded, split, rows, beam)
     shuffle = np.random.default_rng(runtime.derived_seed(loaded.config.seed, 11)).permutation(
         len(rows)
@@ -256,15 +259,19 @@ def attention_figure(image: np.ndarray, words: list[str], weights: np.ndarray) -
     return figure
 
 
-def sample_run(run, images: list[int] | None = None, beam: int | None = None, out_dir=None):
-    """Caption some evaluation images of a run and draw them; with attention, one attention
-    figure per image. Returns ``(captions as text, {file name: figure})``."""
-    loaded = load_run(run)
+def sample_run(
+    run, rows: list[int] | None = None, beam=None, out_dir=None, device: str = "auto"
+) -> dict:
+    """Caption images ``rows`` (the first eight when ``None``) of a run's evaluation split and
+    draw them into ``out_dir``; with attention, one attention figure per image. Returns the
+    summary (also written to ``out_dir/summary.json``): ``captions``, ``references``,
+    ``rows``, ``n_images``, ``decoding`` and the ``files`` drawn."""
+    loaded = load_run(run, device=device)
     split = loaded.split
     part = loaded.prepared.data.splits[split]
-    rows = np.array(images if images else range(min(8, part.num_images)))
+    rows = np.array(rows if rows else range(min(8, part.num_images)))
     if rows.min() < 0 or rows.max() >= part.num_images:
-        raise ValueError(f"--images must be in 0-{part.num_images - 1}, got {rows.tolist()}")
+        raise ValueError(f"--rows must be in 0-{part.num_images - 1}, got {rows.tolist()}")
     words = loaded.prepared.data.idx_to_word
     captions, weights = caption_images(loaded, split, rows, beam)
     generated = decode_captions(captions.numpy(), words)
@@ -279,7 +286,18 @@ def sample_run(run, images: list[int] | None = None, beam: int | None = None, ou
                 drawn[f"attention-{row}.png"] = attention_figure(
                     part.images[row], said, weights[k, : len(said)].numpy()
                 )
+    summary = {
+        "captions": generated,
+        "references": references,
+        "rows": rows.tolist(),
+        "n_images": len(rows),
+        "decoding": f"beam {beam}" if beam else "greedy",
+        "split": split,
+        "checkpoint": str(loaded.path),
+        "files": [],
+    }
     if out_dir is not None:
         for name, figure in drawn.items():
-            figures.save(figure, Path(out_dir) / name)
-    return list(zip(generated, references, strict=True)), drawn
+            summary["files"].append(str(figures.save(figure, Path(out_dir) / name)))
+        runs.write_json(Path(out_dir) / "summary.json", summary)
+    return summary

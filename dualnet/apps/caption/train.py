@@ -29,16 +29,15 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from dualnet.apps import figures, resume, runs, runtime
+from dualnet.apps import figures, runs, runtime
 from dualnet.apps.caption import encoders
 from dualnet.apps.caption.config import (
     CHECKPOINT_FORMAT,
-    MAY_CHANGE_ON_RESUME,
     CaptionConfig,
     config_from_checkpoint,
 )
 from dualnet.apps.caption.data import CaptionData, load_data
-from dualnet.apps.options import ConfigError
+from dualnet.apps.settings import ConfigError, check_same_run
 from torch_impl.models.captioning import CaptioningRNN
 
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -242,7 +241,7 @@ def restore(run: Run) -> State:
     """The state of the checkpoint ``run.config.resume``, loaded into the run."""
     checkpoint = runs.load_checkpoint(run.config.resume, CHECKPOINT_FORMAT, run.device)
     previous = config_from_checkpoint(checkpoint)
-    resume.check_same_run(previous, asdict(run.config), MAY_CHANGE_ON_RESUME)
+    check_same_run(previous, asdict(run.config))
     run.raw_model.load_state_dict(checkpoint["model"])
     run.optimizer.load_state_dict(checkpoint["optimizer"])
     state = State(
@@ -381,9 +380,9 @@ def finish(run: Run, state: State, interrupted: bool) -> TrainResult:
         "steps": state.step,
         "cell": run.config.cell,
         "backend": "torch",
-        "train_loss": last.get("train_loss"),
-        "val_loss": last.get("val_loss"),
+        **{key: last[key] for key in ("train_loss", "val_loss") if key in last},
         "seconds": state.seconds,
+        "steps_per_second": state.step / max(state.seconds, 1e-9),
     }
     if run.context.is_main:
         runs.write_json(run.out_dir / "summary.json", summary)

@@ -26,7 +26,7 @@ from dualnet.apps.caption.train import (
     prepare,
     training_rows,
 )
-from dualnet.apps.options import ConfigError
+from dualnet.apps.settings import ConfigError
 from reference_numpy.captioning_solver import CaptioningSolver
 from reference_numpy.models.captioning import CaptioningRNN
 
@@ -131,9 +131,9 @@ def train_numpy(config: CaptionConfig, prepared: Prepared | None = None) -> Trai
         "steps": len(solver.loss_history),
         "cell": config.cell,
         "backend": "numpy",
-        "train_loss": history[-1]["train_loss"] if history else None,
-        "val_loss": history[-1]["val_loss"] if history else None,
+        **{key: history[-1][key] for key in ("train_loss", "val_loss") if history},
         "seconds": seconds,
+        "steps_per_second": len(solver.loss_history) / max(seconds, 1e-9),
     }
     runs.write_json(out_dir / "summary.json", summary)
     return TrainResult(out_dir, history, summary["steps"], True, seconds, summary=summary)

@@ -2,17 +2,17 @@
 
 :func:`make_config` is how the command line, the tutorials and the tests get a configuration:
 it starts from :func:`defaults` for the model, level and backend, then applies the settings
-given. A checkpoint stores the whole :class:`TrainConfig`; :func:`resumed_config` rebuilds it
-for ``--resume`` and refuses settings that would make the resumed run a different run.
+given. A checkpoint stores the whole :class:`TrainConfig`; each setting is declared once, on its
+field (:mod:`dualnet.apps.settings`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dualnet.apps import resume, runtime
+from dualnet.apps import runtime
 from dualnet.apps.classify.models import LEVELS, MODELS
-from dualnet.apps.options import ConfigError, Range, check_ranges
+from dualnet.apps.settings import ConfigError, Range, check_settings, setting, stored_config
 
 CHECKPOINT_FORMAT = "dualnet-classify-1"
 DEFAULT_MODEL = "resnet-preact20"
@@ -20,36 +20,6 @@ BACKENDS = ("torch", "numpy")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "step", "constant")
 DATASETS = ("embedded", "cifar10")
-
-RANGES = {
-    "epochs": Range(int, 1),
-    "batch_size": Range(int, 1),
-    "lr": Range(float, 0, low_open=True),
-    "momentum": Range(float, 0, 1, high_open=True),
-    "weight_decay": Range(float, 0),
-    "warmup_epochs": Range(float, 0),
-    "label_smoothing": Range(float, 0, 1, high_open=True),
-    "train_subset": Range(int, 1),
-    "image_size": Range(int, 8),
-    "seed": Range(int, 0),
-    "checkpoint_every": Range(int, 0),
-    "stop_after_steps": Range(int, 1),
-}
-"""The allowed values of every numeric setting (also checked by the command line)."""
-
-MAY_CHANGE_ON_RESUME = (
-    "device",
-    "compile",
-    "data_root",
-    "checkpoint_every",
-    "stop_after_steps",
-    "resume",
-    "out_dir",
-    "progress",
-    "figures",
-)
-"""Settings that do not change what a run computes; every other one comes from the
-checkpoint when a run is resumed."""
 
 
 @dataclass(kw_only=True)
@@ -64,49 +34,61 @@ class TrainConfig:
     ``figures`` draws ``curves.png`` after every epoch and ``confusion.png`` at the end.
     """
 
-    model: str
-    epochs: int
-    batch_size: int
-    optimizer: str
-    lr: float
-    momentum: float
-    weight_decay: float
-    schedule: str
-    warmup_epochs: float
-    augment: bool
-    level: str = "module"
-    backend: str = "torch"
-    data: str = "embedded"
-    data_root: str | None = None
-    image_size: int = 32
-    label_smoothing: float = 0.0
-    train_subset: int | None = None
-    device: str = "auto"
-    compile: bool = False
-    seed: int = 0
-    out_dir: str = "runs/classify"
-    checkpoint_every: int = 0
-    stop_after_steps: int | None = None
-    resume: str | None = None
-    progress: bool = True
-    figures: bool = True
+    model: str = setting(DEFAULT_MODEL, help="see `dualnet classify models`", choices=tuple(MODELS))
+    epochs: int = setting(help="epochs to train", range=Range(int, 1))
+    batch_size: int = setting(help="global batch size", range=Range(int, 1))
+    optimizer: str = setting(help="optimizer", choices=OPTIMIZERS)
+    lr: float = setting(help="peak learning rate", range=Range(float, 0, low_open=True))
+    momentum: float = setting(help="SGD momentum", range=Range(float, 0, 1, high_open=True))
+    weight_decay: float = setting(help="L2 weight decay", range=Range(float, 0))
+    schedule: str = setting(help="learning-rate schedule", choices=SCHEDULES)
+    warmup_epochs: float = setting(help="linear warm-up length in epochs", range=Range(float, 0))
+    augment: bool = setting(help="random crops and flips")
+    level: str = setting(
+        "module", help="PyTorch abstraction level of fc2 and convnet3", choices=LEVELS
+    )
+    backend: str = setting(
+        "torch", help="numpy trains the NumPy reference with the Solver", choices=BACKENDS
+    )
+    data: str = setting("embedded", help="embedded needs no download", choices=DATASETS, open=True)
+    data_root: str | None = setting(
+        None, help="CIFAR-10: the folder holding cifar-10-batches-py/", may_change=True
+    )
+    image_size: int = setting(
+        32, help="embedded images drawn at N x N pixels (the model's)", range=Range(int, 8)
+    )
+    label_smoothing: float = setting(
+        0.0, help="label smoothing", range=Range(float, 0, 1, high_open=True)
+    )
+    train_subset: int | None = setting(
+        None, help="train on the first N training images only", range=Range(int, 1)
+    )
+    device: str = setting(
+        "auto", help="auto: CUDA when available", choices=runtime.DEVICES, may_change=True
+    )
+    compile: bool = setting(False, help="wrap the model in torch.compile", may_change=True)
+    seed: int = setting(
+        0, help="seed of initialisation, order and augmentation", range=Range(int, 0)
+    )
+    out_dir: str = setting("runs/classify", help="run directory", flag="--out", may_change=True)
+    checkpoint_every: int = setting(
+        0,
+        help="also write last.pt every N steps (0: per epoch)",
+        range=Range(int, 0),
+        may_change=True,
+    )
+    stop_after_steps: int | None = setting(
+        None, help="stop with a checkpoint after N steps", range=Range(int, 1), may_change=True
+    )
+    resume: str | None = setting(None, help="the checkpoint resumed", flag="", may_change=True)
+    progress: bool = setting(
+        True, help="progress bar, or one line per epoch off a terminal", may_change=True
+    )
+    figures: bool = setting(True, help="draw curves.png and confusion.png", may_change=True)
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for an impossible configuration, naming the setting."""
-        choices = {
-            "model": tuple(MODELS),
-            "level": LEVELS,
-            "backend": BACKENDS,
-            "optimizer": OPTIMIZERS,
-            "schedule": SCHEDULES,
-            "device": runtime.DEVICES,
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ConfigError(
-                    f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}"
-                )
-        check_ranges(self, RANGES)
+        check_settings(self)
         MODELS[self.model].check(self.backend, self.level)
         if self.level == "barebones" and (
             self.optimizer != "sgd" or self.momentum or self.weight_decay
@@ -205,20 +187,4 @@ def make_config(
 
 def config_from_checkpoint(checkpoint: dict) -> TrainConfig:
     """The configuration a checkpoint was made with."""
-    return resume.stored_config(TrainConfig, checkpoint)
-
-
-def contradictions(previous: TrainConfig, settings: dict) -> list[str]:
-    """The names of ``settings`` (not ``None``) that differ from ``previous`` and may not
-    change on a resume."""
-    return resume.contradictions(previous, settings, MAY_CHANGE_ON_RESUME)
-
-
-def resumed_config(checkpoint: dict, settings: dict) -> TrainConfig:
-    """The configuration of the run ``checkpoint`` belongs to, with the ``settings`` that may
-    change on a resume applied (:func:`dualnet.apps.resume.resumed_config`).
-
-    Raises:
-        ConfigError: if a setting contradicts the checkpoint, naming it.
-    """
-    return resume.resumed_config(TrainConfig, checkpoint, settings, MAY_CHANGE_ON_RESUME)
+    return stored_config(TrainConfig, checkpoint)

@@ -123,10 +123,10 @@ def evaluate_checkpoint(
         "data": config.data,
         "split": split,
         "step": checkpoint["step"],
-        "images": len(labels),
+        "n_images": len(labels),
         "loss": result["loss"],
-        "acc": result["acc"],
-        "per_class_acc": {
+        "accuracy": result["acc"],
+        "per_class_accuracy": {
             name: float(counts[i, i] / max(1, counts[i].sum())) for i, name in enumerate(classes)
         },
     }
@@ -138,7 +138,7 @@ def evaluate_checkpoint(
 def write_evaluation(out_dir: Path, summary: dict, counts, images, labels, result) -> list[str]:
     """``summary.json``, the confusion matrix and up to 32 misclassified images in
     ``out_dir``; returns the paths written."""
-    classes = list(summary["per_class_acc"])
+    classes = list(summary["per_class_accuracy"])
     title = f"{summary['model']}: {summary['split']}"
     written = [
         figures.save(figures.confusion(counts, classes, title=title), out_dir / "confusion.png")

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from dualnet.apps.options import ConfigError
+from dualnet.apps.settings import ConfigError
 from torch_impl.levels import barebones, module, sequential
 from torch_impl.models.resnet import RESNETS, resnet
 

@@ -38,16 +38,15 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from dualnet import metrics
-from dualnet.apps import figures, resume, runs, runtime
+from dualnet.apps import figures, runs, runtime
 from dualnet.apps.classify.config import (
     CHECKPOINT_FORMAT,
-    MAY_CHANGE_ON_RESUME,
     TrainConfig,
     config_from_checkpoint,
 )
 from dualnet.apps.classify.evaluate import evaluate, prepare
 from dualnet.apps.classify.models import build_model
-from dualnet.apps.options import ConfigError
+from dualnet.apps.settings import ConfigError, check_same_run
 from torch_impl.levels import barebones
 
 if TYPE_CHECKING:
@@ -272,7 +271,7 @@ def restore(run: Run) -> State:
     are loaded into the run, and ``metrics.jsonl`` is cut back to the checkpoint's history."""
     checkpoint = runs.load_checkpoint(run.config.resume, CHECKPOINT_FORMAT, run.device)
     previous = config_from_checkpoint(checkpoint)
-    resume.check_same_run(previous, asdict(run.config), MAY_CHANGE_ON_RESUME)
+    check_same_run(previous, asdict(run.config))
     run.raw_model.load_state_dict(checkpoint["model"])
     run.optimizer.load_state_dict(checkpoint["optimizer"])
     epoch = checkpoint["epoch"]
@@ -447,13 +446,13 @@ def report_epoch(run: Run, record: dict, bar) -> None:
 
 
 def finish(run: Run, state: State, interrupted: bool) -> TrainResult:
-    """Test accuracy, the ``finished`` record, ``summary.json`` and the confusion matrix."""
+    """Test accuracy, the ``finished`` record, ``summary.json`` and the confusion matrix (a
+    run that has not finished has no test scores, ``accuracy`` and ``loss``)."""
     finished = state.step == run.total_steps
     summary = {
         "finished": finished,
         "steps": state.step,
-        "test_acc": None,
-        "best_val_acc": state.best_val_acc,
+        "best_val_accuracy": state.best_val_acc,
         "seconds": state.seconds,
         "images_per_second": state.step * run.config.batch_size / max(state.seconds, 1e-9),
     }
@@ -467,7 +466,7 @@ def finish(run: Run, state: State, interrupted: bool) -> TrainResult:
         out_dir=run.out_dir,
         history=state.history,
         best_val_acc=state.best_val_acc,
-        test_acc=summary["test_acc"],
+        test_acc=summary.get("accuracy"),
         steps=state.step,
         finished=finished,
         seconds=state.seconds,
@@ -495,4 +494,4 @@ def test_results(run: Run, state: State) -> dict:
         counts = metrics.confusion_matrix(test["predictions"].numpy(), labels, len(classes))
         figure = figures.confusion(counts, classes, title=f"{run.config.model}: test")
         figures.save(figure, run.out_dir / "confusion.png")
-    return {"test_acc": test["acc"], "test_loss": test["loss"]}
+    return {"accuracy": test["acc"], "loss": test["loss"]}

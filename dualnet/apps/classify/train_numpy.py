@@ -25,7 +25,7 @@ from dualnet.apps import figures, runs
 from dualnet.apps.classify.config import CHECKPOINT_FORMAT, TrainConfig
 from dualnet.apps.classify.models import build_numpy_model
 from dualnet.apps.classify.train import TrainResult
-from dualnet.apps.options import ConfigError
+from dualnet.apps.settings import ConfigError
 
 if TYPE_CHECKING:
     from dualnet.data import ImageSplits
@@ -123,7 +123,7 @@ def train_numpy(config: TrainConfig, splits: ImageSplits | None = None) -> Train
         out_dir=out_dir,
         history=history,
         best_val_acc=solver.best_val_acc,
-        test_acc=summary["test_acc"],
+        test_acc=summary["accuracy"],
         steps=summary["steps"],
         finished=True,
         seconds=seconds,
@@ -165,8 +165,8 @@ def finish_numpy(config, splits, model, data, solver, seconds: float, history: l
     summary = {
         "finished": True,
         "steps": steps,
-        "test_acc": test_acc,
-        "best_val_acc": solver.best_val_acc,
+        "accuracy": test_acc,
+        "best_val_accuracy": solver.best_val_acc,
         "seconds": seconds,
         "images_per_second": steps * config.batch_size / seconds,
     }

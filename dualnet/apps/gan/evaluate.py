@@ -36,7 +36,7 @@ from dualnet.apps.gan.data import Digits, load_digits
 from dualnet.apps.gan.models import build_pair
 from dualnet.apps.gan.scorer import Scorer, load_scorer
 from dualnet.apps.gan.train import generate
-from dualnet.apps.options import ConfigError
+from dualnet.apps.settings import ConfigError
 from dualnet.data.paths import data_root
 from torch_impl.gan import sample_noise
 
@@ -122,7 +122,7 @@ def reference_sets(digits: Digits, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     images = digits.all_images()
     if 2 * n > len(images):
         raise ConfigError(
-            f"n_samples {n} needs two disjoint sets of {n} real digits, but the {digits.name} "
+            f"n_images {n} needs two disjoint sets of {n} real digits, but the {digits.name} "
             f"digits are {len(images)}: use at most {len(images) // 2}"
         )
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(REAL_ORDER_SEED))
@@ -163,21 +163,22 @@ def score_generator(generator, noise, scorer: Scorer, reference: torch.Tensor) -
 
 def evaluate_run(
     run: str | Path,
-    n_samples: int = 2000,
+    n_images: int = 2000,
     seed: int = 0,
     data_root_dir: str | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     out_dir: str | Path | None = None,
 ) -> dict:
     """Score the generator of a run (its directory or checkpoint) against the real digits.
 
     Returns the summary (also written to ``out_dir/summary.json`` with ``samples.png`` and
     ``classes.png`` when ``out_dir`` is given): ``fcd``, ``fcd_real``, ``fcd_untrained``,
-    ``mode_coverage``, ``confident_fraction``, ``class_histogram``, ``n_samples``, the
-    scorer's ``scorer_test_acc`` and what was evaluated.
+    ``mode_coverage``, ``confident_fraction``, ``class_histogram``, ``n_images``, the
+    scorer's test accuracy ``scorer_accuracy`` and what was evaluated (``gan_loss``: the
+    loss it was trained with).
     """
-    if n_samples < 2:
-        raise ConfigError(f"n_samples must be at least 2, got {n_samples}")
+    if n_images < 2:
+        raise ConfigError(f"n_images must be at least 2, got {n_images}")
     path = runs.last_checkpoint(run)
     checkpoint = runs.load_checkpoint(path, CHECKPOINT_FORMAT)
     torch_device = runtime.resolve_device(device)
@@ -185,8 +186,8 @@ def evaluate_run(
     root = data_root_dir or config.data_root
     digits = load_digits(config.data, root)
     scorer = load_scorer(digits, data_root(root))
-    reference, other_real = reference_sets(digits, n_samples)
-    noise = sample_noise(n_samples, config.noise_dim, seed=runtime.derived_seed(seed, 2))
+    reference, other_real = reference_sets(digits, n_images)
+    noise = sample_noise(n_images, config.noise_dim, seed=runtime.derived_seed(seed, 2))
     noise = noise.to(torch_device)
     trained = score_generator(generator, noise, scorer, reference)
     untrained = score_generator(untrained_generator(config, torch_device), noise, scorer, reference)
@@ -194,16 +195,16 @@ def evaluate_run(
     reference_features, _ = scorer(reference)
     summary = {
         "model": config.model,
-        "loss": config.loss,
+        "gan_loss": config.loss,
         "data": config.data,
         "step": checkpoint["step"],
-        "n_samples": n_samples,
+        "n_images": n_images,
         "fcd": trained["fcd"],
         "fcd_real": frechet_distance(real_features.numpy(), reference_features.numpy()),
         "fcd_untrained": untrained["fcd"],
         **{key: trained[key] for key in ("mode_coverage", "confident_fraction")},
         "class_histogram": trained["class_histogram"],
-        "scorer_test_acc": scorer.test_acc,
+        "scorer_accuracy": scorer.test_acc,
     }
     if out_dir is not None:
         write_evaluation(Path(out_dir), summary, trained, config)
@@ -216,7 +217,7 @@ def write_evaluation(out_dir: Path, summary: dict, trained: dict, config: GanCon
     title = f"{config.model} generator, {config.loss} loss, step {summary['step']}"
     grid = plots.digit_grid(trained["images"][:64].numpy(), title=title)
     plots.save(grid, out_dir / "samples.png")
-    confident = round(summary["confident_fraction"] * summary["n_samples"])
+    confident = round(summary["confident_fraction"] * summary["n_images"])
     histogram = plots.class_histogram(
         summary["class_histogram"], confident, title=f"mode coverage {summary['mode_coverage']}"
     )
@@ -225,12 +226,13 @@ def write_evaluation(out_dir: Path, summary: dict, trained: dict, config: GanCon
 
 
 def sample_run(
-    run: str | Path, n: int = 64, seed: int = 0, device: str = "cpu", out_dir=None
+    run: str | Path, n_images: int = 64, seed: int = 0, device: str = "auto", out_dir=None
 ) -> dict:
-    """Draw ``n`` digits from a run's generator into ``out_dir/samples.png`` (a grid) and
-    ``out_dir/summary.json``; the same ``seed`` draws the same digits."""
-    if n < 1:
-        raise ConfigError(f"n must be a positive number of samples, got {n}")
+    """Draw ``n_images`` digits from a run's generator into ``out_dir/samples.png`` (a grid)
+    and ``out_dir/summary.json``; the same ``seed`` draws the same digits."""
+    if n_images < 1:
+        raise ConfigError(f"n_images must be a positive number of digits, got {n_images}")
+    n = n_images
     path = runs.last_checkpoint(run)
     checkpoint = runs.load_checkpoint(path, CHECKPOINT_FORMAT)
     generator, config = load_generator(checkpoint, runtime.resolve_device(device))
@@ -241,6 +243,6 @@ def sample_run(
     title = f"{config.model}, {config.loss}, step {checkpoint['step']}, seed {seed}"
     figure = plots.digit_grid(images.numpy(), columns=columns, title=title)
     written = plots.save(figure, out_dir / "samples.png")
-    summary = {"n": n, "seed": seed, "step": checkpoint["step"], "file": str(written)}
+    summary = {"n_images": n, "seed": seed, "step": checkpoint["step"], "files": [str(written)]}
     runs.write_json(out_dir / "summary.json", summary)
     return summary

@@ -37,11 +37,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dualnet.apps import resume, runs, runtime
+from dualnet.apps import runs, runtime
 from dualnet.apps.gan import plots
 from dualnet.apps.gan.config import (
     CHECKPOINT_FORMAT,
-    MAY_CHANGE_ON_RESUME,
     GanConfig,
     config_from_checkpoint,
 )
@@ -53,7 +52,7 @@ from dualnet.apps.gan.models import (
     generator_loss,
     penalty_and_norm,
 )
-from dualnet.apps.options import ConfigError
+from dualnet.apps.settings import ConfigError, check_same_run
 from torch_impl.gan import sample_noise
 
 FIXED_NOISE = 64
@@ -236,7 +235,7 @@ def restore(run: Run) -> State:
     states are loaded into the run; ``metrics.jsonl`` is cut back to its history."""
     checkpoint = runs.load_checkpoint(run.config.resume, CHECKPOINT_FORMAT, run.device)
     previous = config_from_checkpoint(checkpoint)
-    resume.check_same_run(previous, asdict(run.config), MAY_CHANGE_ON_RESUME)
+    check_same_run(previous, asdict(run.config))
     run.generator.load_state_dict(checkpoint["generator"])
     run.critic.load_state_dict(checkpoint["critic"])
     run.g_optimizer.load_state_dict(checkpoint["g_optimizer"])

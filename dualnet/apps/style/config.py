@@ -18,7 +18,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from dualnet.apps import runtime
-from dualnet.apps.options import ConfigError, Range
+from dualnet.apps.settings import ConfigError, Range, check_settings, flags, setting
+from dualnet.apps.style.data import DEFAULT_CONTENT, STYLES, TEXTURES
+from dualnet.data.photos import PHOTOS
 
 MODES = ("transfer", "invert", "texture")
 OPTIMIZERS = ("adam", "lbfgs")
@@ -92,51 +94,6 @@ def network_layers(model: str) -> NetworkLayers:
     return NETWORK_LAYERS.get(model, NETWORK_LAYERS["squeezenet"])
 
 
-FLAGS = {
-    "mode": "ACTION",
-    "content": "--content",
-    "style": "--style",
-    "preset": "--preset",
-    "image_size": "--image-size",
-    "style_size": "--style-size",
-    "content_layer": "--content-layer",
-    "content_weight": "--content-weight",
-    "style_layers": "--style-layers",
-    "style_weights": "--style-weights",
-    "tv_weight": "--tv-weight",
-    "steps": "--steps",
-    "optimizer": "--optimizer",
-    "lr": "--lr",
-    "decayed_lr": "--decayed-lr",
-    "decay_at": "--decay-at",
-    "init": "--init",
-    "loss_backend": "--loss-backend",
-    "model": "--model",
-    "weights": "--weights",
-    "device": "--device",
-    "seed": "--seed",
-    "snapshots": "--snapshots",
-    "progress": "--progress",
-}
-"""The command-line flag of every setting, used in every message."""
-
-RANGES = {
-    "image_size": Range(int, 1),
-    "style_size": Range(int, 1),
-    "content_layer": Range(int, 0),
-    "content_weight": Range(float, 0),
-    "tv_weight": Range(float, 0),
-    "steps": Range(int, 1),
-    "lr": Range(float, 0, low_open=True),
-    "decayed_lr": Range(float, 0, low_open=True),
-    "decay_at": Range(int, 0),
-    "seed": Range(int, 0),
-    "snapshots": Range(int, 2),
-}
-"""The allowed values of every numeric setting (also checked while the command line is
-parsed); the layers and the style weights are lists, checked by :meth:`StyleConfig.check`."""
-
-
 @dataclass(kw_only=True)
 class StyleConfig:
     """Everything that defines a style-transfer run; stored as ``config.json``.
@@ -146,33 +103,78 @@ class StyleConfig:
     Images are resized so that their shorter side is ``image_size`` (content and result) or
     ``style_size`` (style). ``steps`` counts optimiser steps; with Adam the learning rate is
     ``lr`` before step ``decay_at`` and ``decayed_lr`` from it on (``None``: 90% of the steps).
-    ``snapshots`` images, evenly spaced from the start to the result, make the strip.
+    ``snapshots`` images, evenly spaced from the start to the result, make the strip. The
+    settings whose default says "see the defaults below" come from the preset and the network
+    (:func:`defaults`).
     """
 
-    mode: str = "transfer"
-    content: str | None = None
-    style: str = "strokes"
-    preset: str | None = None
-    image_size: int
-    style_size: int
-    content_layer: int
-    content_weight: float
-    style_layers: tuple[int, ...]
-    style_weights: tuple[float, ...]
-    tv_weight: float
-    steps: int = 200
-    optimizer: str = "adam"
-    lr: float
-    decayed_lr: float
-    decay_at: int | None = None
-    init: str
-    loss_backend: str = "torch"
-    model: str = DEFAULT_MODEL
-    weights: str | None = None
-    device: str = "auto"
-    seed: int = 0
-    snapshots: int = 6
-    progress: bool = True
+    mode: str = setting("transfer", help="the action", flag="", choices=MODES)
+    content: str | None = setting(
+        None,
+        help=f"content image, a bundled photograph ({', '.join(PHOTOS)}), or scene (the "
+        f"procedural scene) ({DEFAULT_CONTENT})",
+    )
+    style: str = setting(
+        "strokes",
+        help=f"style image, a procedural style ({', '.join(STYLES)}) or a real texture "
+        f"({', '.join(TEXTURES)})",
+    )
+    preset: str | None = setting(
+        None, help="sizes and weights (starry-night)", choices=(None, *PRESETS)
+    )
+    image_size: int = setting(
+        help="shorter side of the content image and the result", range=Range(int, 1)
+    )
+    style_size: int = setting(help="shorter side of the style image", range=Range(int, 1))
+    content_layer: int = setting(help="feature layer of the content loss", range=Range(int, 0))
+    content_weight: float = setting(help="weight of the content loss", range=Range(float, 0))
+    style_layers: tuple[int, ...] = setting(
+        help="feature layers of the style loss", range=Range(int, 0), many=True
+    )
+    style_weights: tuple[float, ...] = setting(
+        help="one weight per style layer (invert: 0, fixed)", range=Range(float, 0), many=True
+    )
+    tv_weight: float = setting(help="weight of the total-variation loss", range=Range(float, 0))
+    steps: int = setting(200, help="optimiser steps", range=Range(int, 1))
+    optimizer: str = setting("adam", help="adam (the course's recipe) or lbfgs", choices=OPTIMIZERS)
+    lr: float = setting(
+        help="Adam's learning rate, in normalised image units",
+        range=Range(float, 0, low_open=True),
+    )
+    decayed_lr: float = setting(
+        help="Adam's learning rate from --decay-at on", range=Range(float, 0, low_open=True)
+    )
+    decay_at: int | None = setting(
+        None, help="first step at --decayed-lr (90% of the steps)", range=Range(int, 0)
+    )
+    init: str = setting(
+        help="start image (transfer: content; invert, texture: random)", choices=INITS
+    )
+    loss_backend: str = setting(
+        "torch",
+        help="losses and their gradients from torch_impl (autograd) or reference_numpy "
+        "(hand-derived)",
+        choices=LOSS_BACKENDS,
+    )
+    model: str = setting(
+        DEFAULT_MODEL,
+        help="efficientnet-lite0 (ImageNet weights, installed with dualnet), squeezenet (the "
+        "course's network: torch.hub's cache, a download or --weights), embedded (the "
+        "SqueezeNet stand-in, built on first use), random (SqueezeNet with seeded random "
+        "weights), or a SqueezeNet classification run",
+    )
+    weights: str | None = setting(
+        None, help="with an ImageNet --model: a weights file to use instead of its own"
+    )
+    device: str = setting("auto", help="auto: CUDA when available", choices=runtime.DEVICES)
+    seed: int = setting(0, help="seed of the random start", range=Range(int, 0))
+    snapshots: int = setting(
+        6, help="images in the strip of intermediate steps", range=Range(int, 2)
+    )
+    progress: bool = setting(
+        True,
+        help="progress bar with the losses, or a line every tenth of the run off a terminal",
+    )
 
     @property
     def decay_step(self) -> int:
@@ -181,25 +183,10 @@ class StyleConfig:
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for an impossible configuration, naming the flag."""
-        choices = {
-            "mode": MODES,
-            "optimizer": OPTIMIZERS,
-            "loss_backend": LOSS_BACKENDS,
-            "init": INITS,
-            "device": runtime.DEVICES,
-            "preset": (None, *PRESETS),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                listed = ", ".join(str(a) for a in allowed if a is not None)
-                raise ConfigError(
-                    f"{FLAGS[name]} must be one of {listed}, got {getattr(self, name)!r}"
-                )
-        for name, allowed in RANGES.items():
-            problem = getattr(self, name) is not None and allowed.problem(getattr(self, name))
-            if problem:
-                raise ConfigError(f"{FLAGS[name]} {problem}")
-        self.check_layers()
+        if self.mode not in MODES:
+            raise ConfigError(f"ACTION must be one of {', '.join(MODES)}, got {self.mode!r}")
+        self.check_layers()  # first: its messages say which layer or weight is wrong
+        check_settings(self)
 
     def check_layers(self) -> None:
         """The style layers: distinct indices, one non-negative weight each."""
@@ -271,9 +258,10 @@ def make_config(mode: str = "transfer", preset: str | None = None, **settings) -
     chosen = {k: v for k, v in settings.items() if v is not None}
     fixed = FIXED_BY_MODE.get(mode)
     if fixed in chosen:
+        flag = flags(StyleConfig)[fixed]
         raise ConfigError(
-            f"{FLAGS[fixed]}: {mode} sets it to 0 ({FLAGS[fixed]} {chosen[fixed]!r} was "
-            "given); use the transfer action to weigh both content and style"
+            f"{flag}: {mode} sets it to 0 ({flag} {chosen[fixed]!r} was given); use the "
+            "transfer action to weigh both content and style"
         )
     values = {**defaults(mode, preset, chosen.get("model", DEFAULT_MODEL)), **chosen}
     if mode == "invert" and "style_layers" in chosen:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dualnet.apps.options import ConfigError
+from dualnet.apps.settings import ConfigError
 from dualnet.data import embedded, photos
 
 SCENE_SIZE = 192

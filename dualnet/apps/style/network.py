@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from dualnet.apps import networks
-from dualnet.apps.options import ConfigError
+from dualnet.apps.settings import ConfigError
 from torch_impl.style_transfer import extract_features
 
 RANDOM_SEED = 0

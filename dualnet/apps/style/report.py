@@ -2,10 +2,10 @@
 
 Every mode reports the losses of the final image (``content_loss``, ``style_loss_final``,
 ``tv_loss``, ``total_loss``), the style loss of the start image and its relative reduction,
-``style_loss_reduction = 1 - final / initial`` (``None`` when there is no style loss), the
-loop's ``seconds`` (``build_seconds`` apart: the time a stand-in network took to build on first
-use) and the settings that shaped them. Each mode adds its own measure
-(:mod:`~dualnet.apps.style.evaluate`):
+``style_loss_reduction = 1 - final / initial`` (absent when there is no style loss), the
+loop's ``seconds`` and ``steps_per_second`` (``build_seconds`` apart: the time a stand-in
+network took to build on first use) and the settings that shaped them. Each mode adds its
+own measure (:mod:`~dualnet.apps.style.evaluate`):
 
 * ``transfer``: ``gram_distance_result`` and ``gram_distance_content``, the distance of the
   result's and of the content image's Gram statistics to the style image's in an
@@ -41,11 +41,12 @@ def summarise(config: StyleConfig, problem: Problem, result: Result) -> dict:
         "content_loss": result.final["content"],
         "style_loss_initial": initial,
         "style_loss_final": final,
-        "style_loss_reduction": 1 - final / initial if initial > 0 else None,
+        **({"style_loss_reduction": 1 - final / initial} if initial > 0 else {}),
         "tv_loss": result.final["tv"],
         "total_loss": result.final["total"],
         "steps": config.steps,
         "seconds": result.seconds,
+        "steps_per_second": config.steps / max(result.seconds, 1e-9),
         "build_seconds": problem.net.build_seconds,
         "image_size": config.image_size,
         "style_size": config.style_size,

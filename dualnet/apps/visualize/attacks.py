@@ -47,7 +47,7 @@ def attack_accuracies(methods, inputs, right, targets, eps: float, clean: float,
     X = inputs.images
     if eps == 0:
         return {
-            "clean_accuracy": clean,
+            "accuracy": clean,
             "fgsm_accuracy": clean,
             "pgd_accuracy": clean,
             "targeted_pgd_success": success(methods, X, targets),
@@ -57,7 +57,7 @@ def attack_accuracies(methods, inputs, right, targets, eps: float, clean: float,
     towards = methods.pgd(X, targets, eps, step, PGD_STEPS, start, targeted=True)
     away = methods.pgd(X, right, eps, step, PGD_STEPS, start)
     return {
-        "clean_accuracy": clean,
+        "accuracy": clean,
         "fgsm_accuracy": accuracy(methods, methods.fgsm(X, right, eps), inputs),
         "pgd_accuracy": accuracy(methods, away, inputs),
         "targeted_pgd_success": success(methods, towards, targets),
@@ -88,7 +88,7 @@ def attack_figure(curve: dict, eps: float) -> Figure:
     axis = figure.subplots()
     budgets = [255 * e for e in curve]
     for key, label in (
-        ("clean_accuracy", "clean"),
+        ("accuracy", "clean"),
         ("fgsm_accuracy", "FGSM"),
         ("pgd_accuracy", "PGD"),
         ("targeted_pgd_success", "PGD to a chosen class: success"),

@@ -50,7 +50,9 @@ def run_classes(network, targets: list[int], iterations: int, learning_rate: flo
         "classes": [network.classes[k] for k in targets],
         "target_confidence": [round(float(c), 4) for c in confidence],
         "confident_classes": int((confidence >= 0.9).sum()),
-        "iterations": iterations,
+        "steps": iterations,
+        "lr": learning_rate,
+        "n_images": len(targets),
     }
     return summary, classes_figure(images, summary)
 

@@ -5,8 +5,8 @@ photographs with their boxes for an ImageNet network, the embedded test images w
 object masks for an embedded one), runs its method, and writes its figure and
 ``summary.json`` to ``--out`` (a new folder: existing results are never overwritten). Every
 summary ends with ``model``, ``backend``, ``seconds`` (the command's work, the network's
-loading included) and ``build_seconds`` (the time a stand-in took to build on first use,
-apart; 0 when it was cached).
+loading included), ``images_per_second`` and ``build_seconds`` (the time a stand-in took to
+build on first use, apart; 0 when it was cached).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from dualnet.apps import figures, runs
-from dualnet.apps.options import Range
-from dualnet.apps.output import fail, print_summary
+from dualnet.apps import figures, flags, runs
+from dualnet.apps.output import fail, print_json, print_summary
+from dualnet.apps.settings import Range
 
 ACTIONS = {
     "saliency": "saliency maps, SmoothGrad and integrated gradients, scored",
@@ -41,13 +41,13 @@ class Flag:
 EXTRA = {
     "saliency": [],
     "fool": [
-        Flag("--learning-rate", Range(float, 0, low_open=True), 1.0, "L2 step, pixel units"),
-        Flag("--max-iter", Range(int, 1), 100, "most ascent steps per image"),
+        Flag("--lr", Range(float, 0, low_open=True), 1.0, "L2 step, pixel units"),
+        Flag("--steps", Range(int, 1), 100, "most ascent steps per image"),
     ],
     "attack": [Flag("--eps", Range(float, 0, 1), 2 / 255, "L-infinity budget, pixel units")],
     "classes": [
-        Flag("--learning-rate", Range(float, 0, low_open=True), 5.0, "L2 step, pixel units"),
-        Flag("--iterations", Range(int, 1), 100, "ascent steps"),
+        Flag("--lr", Range(float, 0, low_open=True), 5.0, "L2 step, pixel units"),
+        Flag("--steps", Range(int, 1), 100, "ascent steps"),
     ],
 }
 DEFAULT_IMAGES = {"saliency": 100, "fool": 20, "attack": 100, "classes": 10}
@@ -109,9 +109,10 @@ def add_common_flags(parser, action: str) -> None:
     )
     target_help = "class names or ids to draw" if action == "classes" else "target class"
     parser.add_argument("--target", nargs="+" if action == "classes" else None, help=target_help)
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--seed", type=Range(int, 0).parser(), default=0, help="(0)")
+    flags.add_device(parser)
+    flags.add_seed(parser, "noise, random starts and random targets")
     parser.add_argument("--out", help=f"a new folder for the results (runs/visualize/{action})")
+    flags.add_json(parser)
 
 
 def resolve_class(network, text: str) -> int:
@@ -148,6 +149,9 @@ def run_action(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         parser.error(str(error))
     figures.save(figure, out / f"{args.action}.png")
     runs.write_json(out / "summary.json", summary)
+    if args.json:
+        print_json(summary)
+        return 0
     print_summary(summary, out / "summary.json")
     print(f"wrote {out / f'{args.action}.png'}")
     return 0
@@ -172,6 +176,7 @@ def compute(args: argparse.Namespace) -> tuple[dict, object]:
         model=network.name,
         backend=network.backend,
         seconds=seconds,
+        images_per_second=summary["n_images"] / max(seconds, 1e-9),
         build_seconds=network.build_seconds,
     )
     return summary, figure
@@ -185,9 +190,7 @@ def dispatch(args, network, generator, load_inputs):
             targets = [resolve_class(network, text) for text in args.target]
         else:
             targets = class_visualization.default_classes(network, args.n_images)
-        return class_visualization.run_classes(
-            network, targets, args.iterations, args.learning_rate, generator
-        )
+        return class_visualization.run_classes(network, targets, args.steps, args.lr, generator)
     inputs = load_inputs(args.images, network, args.n_images)
     if args.action == "saliency":
         return saliency.run_saliency(network, inputs, generator)
@@ -195,6 +198,6 @@ def dispatch(args, network, generator, load_inputs):
         target = None if args.target is None else resolve_class(network, args.target)
         objective = args.objective.replace("-", "_")
         return fooling.run_fooling(
-            network, inputs, target, args.learning_rate, args.max_iter, generator, objective
+            network, inputs, target, args.lr, args.steps, generator, objective
         )
     return attacks.run_attack(network, inputs, args.eps, generator)

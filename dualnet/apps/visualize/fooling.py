@@ -7,7 +7,7 @@ SqueezeNet the scores leave a ReLU, and a class whose score map is below zero ev
 a score gradient of zero, so the course's ascent never starts for it. The log-probability's
 gradient also pushes the winning class down. ``--objective score`` gives the course's.
 
-The summary: ``success_rate``, ``mean_iterations`` (of the fooled images),
+The summary: ``success_rate``, ``mean_steps`` (of the fooled images; absent when none was fooled),
 ``mean_abs_change`` (the mean absolute change of a pixel value, over all images) and
 ``mean_linf`` (the mean of each image's largest change), in pixel units: 1 is black to
 white, 1/255 one grey level of an 8-bit image.
@@ -49,16 +49,17 @@ def run_fooling(
     success = iterations <= max_iter
     change = (fooled - X).flatten(1).abs()
     linf = change.amax(dim=1)
-    summary = {
-        "success_rate": float(success.float().mean()),
-        "mean_iterations": float(iterations[success].float().mean()) if success.any() else None,
-        "mean_abs_change": float(change.mean()),
-        "mean_linf": float(linf.mean()),
-        "max_linf": float(linf.max()),
-        "learning_rate": learning_rate,
-        "objective": objective,
-        "n_images": len(X),
-    }
+    summary = {"success_rate": float(success.float().mean())}
+    if success.any():  # the steps a fooled image took; none was fooled: no such number
+        summary["mean_steps"] = float(iterations[success].float().mean())
+    summary.update(
+        mean_abs_change=float(change.mean()),
+        mean_linf=float(linf.mean()),
+        max_linf=float(linf.max()),
+        lr=learning_rate,
+        objective=objective,
+        n_images=len(X),
+    )
     after = methods.scores(fooled).argmax(dim=1)
     names = network.classes
     captions = [(names[a], names[b]) for a, b in zip(labels.tolist(), after.tolist(), strict=True)]
