@@ -87,7 +87,7 @@ for level in classify.LEVELS:
     started = time.perf_counter()
     results[level] = classify.train(config, splits=splits)
     print(
-        f"{level:>10}: test accuracy {results[level].test_acc:.3f} "
+        f"{level:>10}: test accuracy {results[level].accuracy:.3f} "
         f"({time.perf_counter() - started:.0f} s)"
     )
 
@@ -128,5 +128,5 @@ config = classify.make_config(
     figures=False,
 )
 convnet = classify.train(config, splits=splits)
-print(f"convnet3: test accuracy {convnet.test_acc:.3f}")
+print(f"convnet3: test accuracy {convnet.accuracy:.3f}")
 curves = figures.learning_curves(convnet.history, title="convnet3 (nn.Module)")

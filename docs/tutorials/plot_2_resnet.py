@@ -31,7 +31,7 @@ config = classify.make_config(
     figures=False,
 )
 result = classify.train(config, splits=splits)
-print(f"test accuracy after {config.epochs} epochs: {result.test_acc:.3f}")
+print(f"test accuracy after {config.epochs} epochs: {result.accuracy:.3f}")
 print(f"training speed: {np.mean([r['images_per_second'] for r in result.history]):.0f} images/s")
 curves = figures.learning_curves(result.history, title="resnet-preact20")
 

@@ -6,9 +6,9 @@ data-parallel run, and seeds. (Files are :mod:`dualnet.apps.runs`.)
   ``LOCAL_RANK``), joins the process group (NCCL on GPUs, gloo on the CPU) and leaves it when
   the run ends, however it ends.
 * :func:`seed_everything` and :func:`derived_seed` make runs reproducible.
-* :func:`training_device`, :func:`check_batch_split`, :func:`last_step`, :func:`step_bar` and
-  :func:`stop_agreed` are the pieces every training loop (classification, GANs, captioning)
-  starts and runs with.
+* :func:`training_device`, :func:`autocast` and :func:`stop_on_interrupt`: the device a
+  training loop runs on and how, and Ctrl-C turned into a request to stop between steps (the
+  rest of what a loop needs is :mod:`dualnet.apps.loop`).
 """
 
 from __future__ import annotations
@@ -24,9 +24,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.distributed as dist
-from tqdm import tqdm
-
-from dualnet.apps.settings import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -151,39 +148,3 @@ def training_device(name: str, context: DistributedContext) -> torch.device:
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
     return device
-
-
-def check_batch_split(batch_size: int, context: DistributedContext) -> None:
-    """Refuse a global batch that the processes of a data-parallel run cannot share evenly."""
-    if batch_size % context.world_size:
-        raise ConfigError(
-            f"batch_size {batch_size} must divide evenly among {context.world_size} processes"
-        )
-
-
-def last_step(total: int, stop_after_steps: int | None) -> int:
-    """The step a run stops at: the last one, or ``stop_after_steps`` if that comes first."""
-    return total if stop_after_steps is None else min(total, stop_after_steps)
-
-
-def step_bar(total: int, initial: int, description: str, show: bool):
-    """A progress bar over the steps, from ``initial``; ``show`` false hides it, and off a
-    terminal tqdm decides (``disable=None``)."""
-    return tqdm(
-        total=total,
-        initial=initial,
-        unit="step",
-        desc=description,
-        disable=None if show else True,
-        leave=False,
-    )
-
-
-def stop_agreed(stop: StopRequest, context: DistributedContext, device: torch.device) -> bool:
-    """Whether Ctrl-C was pressed, agreed among all processes of a data-parallel run (they must
-    stop at the same step)."""
-    if not context.active:
-        return stop.requested
-    flag = torch.tensor(float(stop.requested), device=device)
-    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-    return bool(flag)

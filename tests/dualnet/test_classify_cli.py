@@ -142,14 +142,14 @@ def test_a_flag_that_contradicts_the_run_is_refused_by_name(capsys):
 
 
 def test_ctrl_c_saves_the_run_and_prints_how_to_continue(capsys, monkeypatch):
-    real_step = train_module.train_step
+    real_count = train_module.add_to_epoch  # the end of every step
 
-    def step_then_ctrl_c(run, state):
-        real_step(run, state)
+    def step_then_ctrl_c(state, loss, scores, labels):
+        real_count(state, loss, scores, labels)
         if state.step == 3:
             os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(train_module, "train_step", step_then_ctrl_c)
+    monkeypatch.setattr(train_module, "add_to_epoch", step_then_ctrl_c)
     args = ["classify", "train", "--model", "fc2", "--out", "run", *QUICK]
     assert cli.main(args) == 130
     err = capsys.readouterr().err
@@ -157,7 +157,7 @@ def test_ctrl_c_saves_the_run_and_prints_how_to_continue(capsys, monkeypatch):
     assert "continue it with: dualnet classify train --resume run" in err
     assert "Traceback" not in err
     assert torch.load("run/last.pt", weights_only=True)["step"] == 3
-    monkeypatch.setattr(train_module, "train_step", real_step)
+    monkeypatch.setattr(train_module, "add_to_epoch", real_count)
     assert cli.main(["classify", "train", "--resume", "run"]) == 0
 
 

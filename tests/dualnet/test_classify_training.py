@@ -110,7 +110,7 @@ def test_a_run_writes_its_log_figures_and_checkpoints(tmp_path):
     assert {"train_loss", "train_acc", "val_loss", "val_acc", "lr", "images_per_second"} <= set(
         records[0]
     )
-    assert records[-1]["event"] == "finished" and records[-1]["test_acc"] == result.test_acc
+    assert records[-1]["event"] == "finished" and records[-1]["test_acc"] == result.accuracy
     for name in ("curves.png", "confusion.png", "last.pt", "best.pt"):
         assert (out / name).stat().st_size > 0
     checkpoint = torch.load(out / "last.pt", weights_only=True)  # plain data only
@@ -133,7 +133,7 @@ def test_learning_happens_at_every_level(tmp_path):
             changes.update(momentum=0.0, weight_decay=0.0)
         result = classify.train(config_for(tmp_path, level, **changes), splits=splits)
         assert result.history[-1]["train_loss"] < result.history[0]["train_loss"], level
-        assert result.test_acc > 0.5, level
+        assert result.accuracy > 0.5, level
 
 
 def test_bad_configurations_are_refused(tmp_path):
@@ -169,7 +169,7 @@ def test_evaluating_a_checkpoint(tmp_path):
         out_dir=tmp_path / "figures",
         splits=splits,
     )
-    assert summary["accuracy"] == pytest.approx(result.test_acc)
+    assert summary["accuracy"] == pytest.approx(result.accuracy)
     assert set(summary["per_class_accuracy"]) == set(splits.classes)
     assert (tmp_path / "figures" / "misclassified.png").exists()
 

@@ -109,7 +109,7 @@ def test_training_on_the_gpu_follows_the_cpu_within_bfloat16(tmp_path):
             out_dir=str(tmp_path / device),
         )
         result = classify_train.train(config, splits)
-        assert result.finished and result.test_acc is not None
+        assert result.finished and result.accuracy is not None
         losses[device] = torch.tensor([record["train_loss"] for record in result.history])
     assert torch.isfinite(losses["cuda"]).all()
     assert relative_error(losses["cuda"], losses["cpu"]) < 5e-2

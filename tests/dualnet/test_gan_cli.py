@@ -77,14 +77,14 @@ def test_resume_with_the_run_directory_alone(capsys, tmp_path):
 
 
 def test_ctrl_c_saves_the_run_and_prints_how_to_continue(capsys, monkeypatch):
-    real_step = train_module.train_step
+    real_count = train_module.add_to_interval  # the end of every step
 
-    def step_then_ctrl_c(run, state):
-        real_step(run, state)
+    def step_then_ctrl_c(state, records, g_loss):
+        real_count(state, records, g_loss)
         if state.step == 1:
             os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(train_module, "train_step", step_then_ctrl_c)
+    monkeypatch.setattr(train_module, "add_to_interval", step_then_ctrl_c)
     assert cli.main(["gan", "train", *QUICK, "--out", "run"]) == 130
     err = capsys.readouterr().err
     assert "interrupted after step 1; the run is saved in run/last.pt" in err

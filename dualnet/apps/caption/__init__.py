@@ -18,8 +18,9 @@ module             holds
 """
 
 from dualnet.apps.caption.config import CHECKPOINT_FORMAT, CaptionConfig, make_config
-from dualnet.apps.caption.train import TrainResult, prepare, train
+from dualnet.apps.caption.train import prepare, train
 from dualnet.apps.caption.train_numpy import train_numpy
+from dualnet.apps.loop import TrainResult
 
 __all__ = [
     "CHECKPOINT_FORMAT",

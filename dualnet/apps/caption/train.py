@@ -2,9 +2,9 @@
 machinery.
 
 :func:`train` reads as the story of a run: **set up** (data, image features, model, Adam,
-run directory), **resume** if asked, **the loop** (one :func:`optimizer_step` per batch, with
-:func:`end_of_epoch` at each epoch's end) and **finish** (``summary.json``). As in the
-classification loop:
+run directory), **resume** if asked, **the loop** (:func:`loop`, one Adam step per batch,
+written out, with :func:`end_of_epoch` at each epoch's end) and **finish**
+(``summary.json``). As in the classification loop:
 
 * an epoch is a permutation of the training captions drawn from a generator seeded by
   ``(seed, epoch)``, and the learning rate ``lr * lr_decay ** epoch`` is a pure function of the
@@ -21,7 +21,6 @@ permutation): the model can then learn only the language, the image-blind baseli
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -37,6 +36,16 @@ from dualnet.apps.caption.config import (
     config_from_checkpoint,
 )
 from dualnet.apps.caption.data import CaptionData, load_data
+from dualnet.apps.loop import (
+    NonFiniteGuard,
+    Timer,
+    TrainResult,
+    check_batch_split,
+    last_step,
+    shard,
+    step_bar,
+    stop_agreed,
+)
 from dualnet.apps.settings import ConfigError, check_same_run
 from torch_impl.models.captioning import CaptioningRNN
 
@@ -103,27 +112,6 @@ def build_model(config: CaptionConfig, word_to_idx: dict, input_dim: int) -> Cap
     )
 
 
-def optimizer_step(model, optimizer, features: torch.Tensor, captions: torch.Tensor):
-    """One Adam step on a batch; returns the loss (a detached 0-d tensor)."""
-    loss = model(features, captions)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return loss.detach()
-
-
-@dataclass
-class TrainResult:
-    out_dir: Path
-    history: list[dict]
-    steps: int
-    finished: bool
-    seconds: float
-    interrupted: bool = False
-    is_main: bool = True
-    summary: dict = field(default_factory=dict)
-
-
 @dataclass
 class Run:
     config: CaptionConfig
@@ -146,14 +134,17 @@ class Run:
 
 @dataclass
 class State:
+    """Where a run is besides the weights: ``epoch_loss`` sums the epoch's losses on the
+    device (float64, without waiting for a GPU); ``timer`` counts training time."""
+
     step: int = 0
     history: list[dict] = field(default_factory=list)
     best_val_loss: float = float("inf")
-    seconds: float = 0.0
-    epoch_loss: float = 0.0
+    epoch_loss: torch.Tensor | float = 0.0
     epoch_steps: int = 0
+    timer: Timer = field(default_factory=Timer)
     saved_step: int = -1
-    clock: float = 0.0
+    guard: NonFiniteGuard | None = None
 
 
 def train(config: CaptionConfig, prepared: Prepared | None = None) -> TrainResult:
@@ -176,7 +167,7 @@ def train(config: CaptionConfig, prepared: Prepared | None = None) -> TrainResul
 
 def setup(config: CaptionConfig, prepared, context: runtime.DistributedContext) -> Run:
     device = runtime.training_device(config.device, context)
-    runtime.check_batch_split(config.batch_size, context)
+    check_batch_split(config.batch_size, context)
     prepared = prepare(config) if prepared is None else prepared
     captions, idxs = training_rows(config, prepared)
     steps_per_epoch = len(captions) // config.batch_size
@@ -209,9 +200,16 @@ def setup(config: CaptionConfig, prepared, context: runtime.DistributedContext) 
 
 
 def start(run: Run) -> State:
+    """The state of a new run; its configuration is stored beside it as ``config.json``."""
     if run.context.is_main:
         runs.write_json(run.out_dir / "config.json", asdict(run.config))
-    return State()
+    return State(epoch_loss=epoch_sum(0.0, run.device))
+
+
+def epoch_sum(value: float, device: torch.device) -> torch.Tensor:
+    """A float64 sum of losses on the device (adding float32 losses to it in float64 gives
+    what adding them as Python numbers gives)."""
+    return torch.tensor(value, dtype=torch.float64, device=device)
 
 
 def checkpoint_payload(run: Run, state: State) -> dict:
@@ -223,14 +221,17 @@ def checkpoint_payload(run: Run, state: State) -> dict:
         "optimizer": run.optimizer.state_dict(),
         "history": state.history,
         "best_val_loss": state.best_val_loss,
-        "seconds": state.seconds,
-        "epoch": {"loss": state.epoch_loss, "steps": state.epoch_steps},
+        "seconds": state.timer.total,
+        "epoch": {"loss": float(state.epoch_loss), "steps": state.epoch_steps},
         "idx_to_word": list(run.prepared.data.idx_to_word),
         "input_dim": run.prepared.input_dim,
     }
 
 
 def save(run: Run, state: State, name: str) -> None:
+    """Write checkpoint ``name`` for the current step (rank 0 writes; a run whose loss went
+    non-finite writes nothing)."""
+    raise_if_non_finite(run, state)
     if name == "last.pt":
         state.saved_step = state.step
     if run.context.is_main:
@@ -248,9 +249,9 @@ def restore(run: Run) -> State:
         step=checkpoint["step"],
         history=checkpoint["history"],
         best_val_loss=checkpoint["best_val_loss"],
-        seconds=checkpoint["seconds"],
-        epoch_loss=checkpoint["epoch"]["loss"],
+        epoch_loss=epoch_sum(checkpoint["epoch"]["loss"], run.device),
         epoch_steps=checkpoint["epoch"]["steps"],
+        timer=Timer(total=checkpoint["seconds"]),
         saved_step=checkpoint["step"],
     )
     if run.context.is_main:
@@ -276,8 +277,7 @@ def batch_for_step(run: Run, step: int) -> tuple[torch.Tensor, torch.Tensor]:
     rows = order.permutation(len(run.captions))[
         index * config.batch_size : (index + 1) * config.batch_size
     ]
-    per_rank = config.batch_size // context.world_size
-    rows = rows[context.rank * per_rank : (context.rank + 1) * per_rank]
+    rows = shard(rows, context)
     dtype = TORCH_DTYPES[config.dtype]
     features = batch_inputs(run.prepared.inputs["train"], run.idxs[rows], run.device, dtype)
     return features, torch.from_numpy(run.captions[rows]).to(run.device)
@@ -285,42 +285,55 @@ def batch_for_step(run: Run, step: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def loop(run: Run, state: State, stop: runtime.StopRequest) -> bool:
     """Train until the last step, ``stop_after_steps`` or Ctrl-C; return whether Ctrl-C
-    stopped it."""
+    stopped it. Each step is one Adam step on the batch of the step."""
     config = run.config
-    stop_at = runtime.last_step(run.total_steps, config.stop_after_steps)
+    stop_at = last_step(run.total_steps, config.stop_after_steps)
     show = config.progress and run.context.is_main
-    bar = runtime.step_bar(run.total_steps, state.step, f"caption {config.cell}", show)
-    state.clock = time.perf_counter()
-    while state.step < stop_at and not runtime.stop_agreed(stop, run.context, run.device):
+    bar = step_bar(run.total_steps, state.step, f"caption {config.cell}", show)
+    state.guard = NonFiniteGuard(run.device)
+    state.timer.start()
+    while state.step < stop_at and not stop_agreed(stop, run.context, run.device):
         for group in run.optimizer.param_groups:
             group["lr"] = learning_rate(config, state.step, run.steps_per_epoch)
-        features, captions = batch_for_step(run, state.step)
-        loss = float(optimizer_step(run.model, run.optimizer, features, captions))
-        if not np.isfinite(loss):
-            raise FloatingPointError(
-                f"the training loss became non-finite at step {state.step + 1}; nothing was "
-                f"saved after it. Try a smaller --lr (now {config.lr:g})."
-            )
-        state.step += 1
-        state.epoch_loss += loss
-        state.epoch_steps += 1
+        features, captions = batch_for_step(run, state.step)  # (B/W, D[, 4, 4]), (B/W, T)
+        loss = run.model(features, captions)  # summed over time, averaged over the batch
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()  # with DDP, the gradients are averaged over the processes here
+        run.optimizer.step()
+        add_to_epoch(state, loss.detach())
         bar.update(1)
+        if run.device.type == "cpu":  # free on the CPU; on a GPU it would wait for the step
+            raise_if_non_finite(run, state)
         if config.checkpoint_every and state.step % config.checkpoint_every == 0:
-            tick(state)
+            state.timer.lap()
             save(run, state, "last.pt")
         if state.step % run.steps_per_epoch == 0:
             end_of_epoch(run, state, bar)
     bar.close()
     if state.saved_step != state.step:
-        tick(state)
+        state.timer.lap()
         save(run, state, "last.pt")
     return stop.requested
 
 
-def tick(state: State) -> None:
-    now = time.perf_counter()
-    state.seconds += now - state.clock
-    state.clock = now
+def add_to_epoch(state: State, loss: torch.Tensor) -> None:
+    """Add a step's loss to the epoch's sum (on the device), note a non-finite one, and
+    count the step."""
+    state.guard.note(loss, state.step)
+    state.step += 1
+    state.epoch_loss += loss.double()
+    state.epoch_steps += 1
+
+
+def raise_if_non_finite(run: Run, state: State) -> None:
+    """Stop the run if a loss so far was not finite, naming the first such step."""
+    step = None if state.guard is None else state.guard.bad_step()
+    if step is None:
+        return
+    raise FloatingPointError(
+        f"the training loss became non-finite at step {step + 1}; nothing was saved after "
+        f"it. Try a smaller --lr (now {run.config.lr:g})."
+    )
 
 
 @torch.no_grad()
@@ -340,15 +353,16 @@ def split_loss(model: CaptioningRNN, prepared: Prepared, split: str, device, lim
 
 def end_of_epoch(run: Run, state: State, bar) -> None:
     """Record the epoch with the validation loss, checkpoint, report."""
-    tick(state)
+    state.timer.lap()
+    raise_if_non_finite(run, state)
     record = {
         "epoch": state.step // run.steps_per_epoch,
         "step": state.step,
         "lr": run.optimizer.param_groups[0]["lr"],
-        "train_loss": state.epoch_loss / max(state.epoch_steps, 1),
-        "seconds": state.seconds,
+        "train_loss": float(state.epoch_loss) / max(state.epoch_steps, 1),
+        "seconds": state.timer.total,
     }
-    state.epoch_loss, state.epoch_steps = 0.0, 0
+    state.epoch_loss, state.epoch_steps = epoch_sum(0.0, run.device), 0
     if run.context.is_main:
         record["val_loss"] = split_loss(
             run.raw_model, run.prepared, "val", run.device, VAL_CAPTIONS
@@ -369,7 +383,7 @@ def end_of_epoch(run: Run, state: State, bar) -> None:
             state.best_val_loss = record["val_loss"]
             save(run, state, "best.pt")
     save(run, state, "last.pt")
-    state.clock = time.perf_counter()
+    state.timer.start()
 
 
 def finish(run: Run, state: State, interrupted: bool) -> TrainResult:
@@ -381,8 +395,8 @@ def finish(run: Run, state: State, interrupted: bool) -> TrainResult:
         "cell": run.config.cell,
         "backend": "torch",
         **{key: last[key] for key in ("train_loss", "val_loss") if key in last},
-        "seconds": state.seconds,
-        "steps_per_second": state.step / max(state.seconds, 1e-9),
+        "seconds": state.timer.total,
+        "steps_per_second": state.step / max(state.timer.total, 1e-9),
     }
     if run.context.is_main:
         runs.write_json(run.out_dir / "summary.json", summary)
@@ -393,7 +407,7 @@ def finish(run: Run, state: State, interrupted: bool) -> TrainResult:
         history=state.history,
         steps=state.step,
         finished=finished,
-        seconds=state.seconds,
+        seconds=state.timer.total,
         interrupted=interrupted,
         is_main=run.context.is_main,
         summary=summary,

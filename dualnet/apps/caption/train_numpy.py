@@ -22,10 +22,10 @@ from dualnet.apps.caption.config import CHECKPOINT_FORMAT, CaptionConfig
 from dualnet.apps.caption.train import (
     VAL_CAPTIONS,
     Prepared,
-    TrainResult,
     prepare,
     training_rows,
 )
+from dualnet.apps.loop import TrainResult
 from dualnet.apps.settings import ConfigError
 from reference_numpy.captioning_solver import CaptioningSolver
 from reference_numpy.models.captioning import CaptioningRNN

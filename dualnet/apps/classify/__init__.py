@@ -22,8 +22,9 @@ from dualnet.apps.classify.config import (
 )
 from dualnet.apps.classify.evaluate import evaluate, evaluate_checkpoint, predict
 from dualnet.apps.classify.models import LEVELS, MODELS, build_model, build_numpy_model
-from dualnet.apps.classify.train import TrainResult, learning_rate, train
+from dualnet.apps.classify.train import learning_rate, train
 from dualnet.apps.classify.train_numpy import train_numpy
+from dualnet.apps.loop import TrainResult
 
 __all__ = [
     "CHECKPOINT_FORMAT",

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +45,17 @@ from dualnet.apps.classify.config import (
 )
 from dualnet.apps.classify.evaluate import evaluate, prepare
 from dualnet.apps.classify.models import build_model
+from dualnet.apps.loop import (
+    NonFiniteGuard,
+    Timer,
+    TrainResult,
+    batch_rows,
+    check_batch_split,
+    last_step,
+    shard,
+    step_bar,
+    stop_agreed,
+)
 from dualnet.apps.settings import ConfigError, check_same_run
 from torch_impl.levels import barebones
 
@@ -54,24 +64,6 @@ if TYPE_CHECKING:
 
 TIMINGS = ("seconds", "images_per_second")
 """Record fields that measure time: the only ones that differ between two runs of a config."""
-
-
-@dataclass
-class TrainResult:
-    """What a finished, stopped or interrupted run leaves behind (``summary`` is what
-    ``summary.json`` holds; ``is_main`` is false on the other processes of a data-parallel
-    run, which report nothing)."""
-
-    out_dir: Path
-    history: list[dict]
-    best_val_acc: float
-    test_acc: float | None
-    steps: int
-    finished: bool
-    seconds: float
-    interrupted: bool = False
-    is_main: bool = True
-    summary: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -100,29 +92,18 @@ class Run:
 class State:
     """Where a run is: everything besides the weights that a checkpoint must hold to go on
     exactly. ``epoch_loss`` and ``epoch_correct`` are device tensors (summed without waiting
-    for the GPU). ``seconds`` (the whole run) and ``epoch_seconds`` (the epoch in progress)
-    count training time, earlier pieces included, up to the last :func:`tick` of ``clock``.
-    ``bad_at`` is a device tensor holding the first step whose loss was not finite, or -1."""
+    for the GPU); ``timer`` counts training time, the run's and the epoch's, earlier pieces
+    included."""
 
     step: int = 0
     history: list[dict] = field(default_factory=list)
     best_val_acc: float = -1.0
-    seconds: float = 0.0
     epoch_loss: torch.Tensor | float = 0.0
     epoch_correct: torch.Tensor | int = 0
     epoch_seen: int = 0
-    epoch_seconds: float = 0.0
+    timer: Timer = field(default_factory=Timer)
     saved_step: int = -1
-    clock: float = 0.0
-    bad_at: torch.Tensor | None = None
-
-
-def tick(state: State) -> None:
-    """Add the time since the last tick to the run's and the epoch's training time."""
-    now = time.perf_counter()
-    state.seconds += now - state.clock
-    state.epoch_seconds += now - state.clock
-    state.clock = now
+    guard: NonFiniteGuard | None = None
 
 
 def train(config: TrainConfig, splits: ImageSplits | None = None) -> TrainResult:
@@ -149,7 +130,7 @@ def setup(config: TrainConfig, splits, context: runtime.DistributedContext) -> R
     from dualnet.data import load_images
 
     device = runtime.training_device(config.device, context)
-    runtime.check_batch_split(config.batch_size, context)
+    check_batch_split(config.batch_size, context)
     if splits is None:
         splits = load_images(config.data, config.data_root, image_size=config.image_size)
     images, labels = splits.train
@@ -225,7 +206,7 @@ def start(run: Run) -> State:
 def new_epoch(state: State, run: Run) -> State:
     state.epoch_loss = torch.zeros((), device=run.device)
     state.epoch_correct = torch.zeros((), dtype=torch.long, device=run.device)
-    state.epoch_seen, state.epoch_seconds = 0, 0.0
+    state.epoch_seen, state.timer.interval = 0, 0.0
     return state
 
 
@@ -243,12 +224,12 @@ def checkpoint_payload(run: Run, state: State) -> dict:
         "optimizer": run.optimizer.state_dict(),
         "history": state.history,
         "best_val_acc": state.best_val_acc,
-        "seconds": state.seconds,
+        "seconds": state.timer.total,
         "epoch": {
             "loss": state.epoch_loss.cpu(),
             "correct": state.epoch_correct.cpu(),
             "seen": state.epoch_seen,
-            "seconds": state.epoch_seconds,
+            "seconds": state.timer.interval,
         },
         "classes": list(run.splits.classes),
         "mean": list(run.splits.mean),
@@ -279,11 +260,10 @@ def restore(run: Run) -> State:
         step=checkpoint["step"],
         history=checkpoint["history"],
         best_val_acc=checkpoint["best_val_acc"],
-        seconds=checkpoint["seconds"],
         epoch_loss=epoch["loss"].to(run.device),
         epoch_correct=epoch["correct"].to(run.device),
         epoch_seen=epoch["seen"],
-        epoch_seconds=epoch["seconds"],
+        timer=Timer(total=checkpoint["seconds"], interval=epoch["seconds"]),
         saved_step=checkpoint["step"],
     )
     if run.context.is_main:
@@ -298,26 +278,36 @@ def restore(run: Run) -> State:
 
 def loop(run: Run, state: State, stop: runtime.StopRequest) -> bool:
     """Train until the last step, ``stop_after_steps``, or Ctrl-C; return whether Ctrl-C
-    stopped it."""
-    config = run.config
-    stop_at = runtime.last_step(run.total_steps, config.stop_after_steps)
+    stopped it. Each step is one optimizer step on the batch of the step."""
+    config, mean, std = run.config, run.splits.mean, run.splits.std
+    stop_at = last_step(run.total_steps, config.stop_after_steps)
     show = config.progress and run.context.is_main
-    bar = runtime.step_bar(run.total_steps, state.step, config.model, show)
-    state.clock = time.perf_counter()
-    state.bad_at = torch.full((), -1, dtype=torch.long, device=run.device)
-    while state.step < stop_at and not runtime.stop_agreed(stop, run.context, run.device):
-        train_step(run, state)
+    bar = step_bar(run.total_steps, state.step, config.model, show)
+    state.guard = NonFiniteGuard(run.device)
+    state.timer.start()
+    while state.step < stop_at and not stop_agreed(stop, run.context, run.device):
+        images, labels = batch_for_step(run, state.step)  # (B/W, C, H, W) uint8, (B/W,)
+        torch.manual_seed(runtime.derived_seed(config.seed, state.step, run.context.rank))
+        for group in run.optimizer.param_groups:
+            group["lr"] = learning_rate(config, state.step, run.total_steps, run.steps_per_epoch)
+        with runtime.autocast(run.device):
+            scores = run.model(prepare(images, mean, std, run.device))  # (B/W, classes)
+        loss = F.cross_entropy(scores.float(), labels, label_smoothing=config.label_smoothing)
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()  # with DDP, the gradients are averaged over the processes here
+        run.optimizer.step()
+        add_to_epoch(state, loss.detach(), scores.detach(), labels)
         bar.update(1)
         if run.device.type == "cpu":  # free on the CPU; on a GPU it would wait for the step
             raise_if_non_finite(run, state)
         if config.checkpoint_every and state.step % config.checkpoint_every == 0:
-            tick(state)
+            state.timer.lap()
             save(run, state, "last.pt")
         if state.step % run.steps_per_epoch == 0:
             end_of_epoch(run, state, bar)
     bar.close()
     if state.saved_step != state.step:
-        tick(state)
+        state.timer.lap()
         save(run, state, "last.pt")
     return stop.requested
 
@@ -326,18 +316,15 @@ def batch_for_step(run: Run, step: int) -> tuple[torch.Tensor, torch.Tensor]:
     """This process's share of the global batch of ``step``: images (augmented) and labels."""
     from dualnet.data import augment
 
-    config, context = run.config, run.context
-    epoch, index = divmod(step, run.steps_per_epoch)
-    order = torch.Generator().manual_seed(runtime.derived_seed(config.seed, epoch))
-    permutation = torch.randperm(len(run.labels), generator=order).to(run.device)
-    batch = permutation[index * config.batch_size : (index + 1) * config.batch_size]
-    images, labels = run.images[batch], run.labels[batch]
+    config = run.config
+    rows = batch_rows(config.seed, step, run.steps_per_epoch, config.batch_size, len(run.labels))
+    rows = rows.to(run.device)
+    images, labels = run.images[rows], run.labels[rows]
     if config.augment:
+        epoch, index = divmod(step, run.steps_per_epoch)
         seed = runtime.derived_seed(config.seed, epoch, index)
         images = augment(images, torch.Generator(device=run.device).manual_seed(seed))
-    per_rank = config.batch_size // context.world_size
-    shard = slice(context.rank * per_rank, (context.rank + 1) * per_rank)
-    return images[shard], labels[shard]
+    return shard(images, run.context), shard(labels, run.context)
 
 
 def learning_rate(config: TrainConfig, step: int, total_steps: int, steps_per_epoch: int) -> float:
@@ -354,38 +341,21 @@ def learning_rate(config: TrainConfig, step: int, total_steps: int, steps_per_ep
     return config.lr
 
 
-def train_step(run: Run, state: State) -> None:
-    """One optimizer step on the batch of ``state.step``; adds to the epoch's sums."""
-    config = run.config
-    images, labels = batch_for_step(run, state.step)
-    torch.manual_seed(runtime.derived_seed(config.seed, state.step, run.context.rank))
-    for group in run.optimizer.param_groups:
-        group["lr"] = learning_rate(config, state.step, run.total_steps, run.steps_per_epoch)
-    mean, std = run.splits.mean, run.splits.std
-    with runtime.autocast(run.device):
-        scores = run.model(prepare(images, mean, std, run.device))
-    loss = F.cross_entropy(scores.float(), labels, label_smoothing=config.label_smoothing)
-    run.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    run.optimizer.step()
-    note_non_finite(state, loss)
+def add_to_epoch(state: State, loss: torch.Tensor, scores: torch.Tensor, labels) -> None:
+    """Add a step's loss and correct answers to the epoch's sums (on the device), note a
+    non-finite loss, and count the step."""
+    state.guard.note(loss, state.step)
     state.step += 1
-    state.epoch_loss += loss.detach() * len(labels)
-    state.epoch_correct += (scores.detach().argmax(dim=1) == labels).sum()
+    state.epoch_loss += loss * len(labels)
+    state.epoch_correct += (scores.argmax(dim=1) == labels).sum()
     state.epoch_seen += len(labels)
-
-
-def note_non_finite(state: State, loss: torch.Tensor) -> None:
-    """Remember the step of the first non-finite loss, without waiting for the GPU."""
-    first = (state.bad_at < 0) & ~torch.isfinite(loss.detach())
-    state.bad_at = torch.where(first, state.step, state.bad_at)
 
 
 def raise_if_non_finite(run: Run, state: State) -> None:
     """Stop the run if a loss so far was not finite, naming the first such step."""
-    if state.bad_at is None or int(state.bad_at) < 0:
+    step = None if state.guard is None else state.guard.bad_step()
+    if step is None:
         return
-    step = int(state.bad_at)
     raise FloatingPointError(
         f"the training loss became non-finite at step {step + 1} (epoch "
         f"{step // run.steps_per_epoch + 1}); nothing was saved after it. Try a smaller --lr "
@@ -400,7 +370,7 @@ def raise_if_non_finite(run: Run, state: State) -> None:
 
 def end_of_epoch(run: Run, state: State, bar) -> None:
     """Record the epoch, evaluate on the validation split, checkpoint, report."""
-    tick(state)
+    state.timer.lap()
     raise_if_non_finite(run, state)
     world = run.context.world_size
     record = {
@@ -409,8 +379,8 @@ def end_of_epoch(run: Run, state: State, bar) -> None:
         "lr": run.optimizer.param_groups[0]["lr"],
         "train_loss": float(state.epoch_loss) / state.epoch_seen,
         "train_acc": float(state.epoch_correct) / state.epoch_seen,
-        "images_per_second": state.epoch_seen * world / state.epoch_seconds,
-        "seconds": state.epoch_seconds,
+        "images_per_second": state.epoch_seen * world / state.timer.interval,
+        "seconds": state.timer.interval,
     }
     new_epoch(state, run)
     if run.context.is_main:
@@ -426,7 +396,7 @@ def end_of_epoch(run: Run, state: State, bar) -> None:
             state.best_val_acc = val["acc"]
             save(run, state, "best.pt")
     save(run, state, "last.pt")
-    state.clock = time.perf_counter()  # validation and checkpoints are not training time
+    state.timer.start()  # validation and checkpoints are not training time
 
 
 def report_epoch(run: Run, record: dict, bar) -> None:
@@ -453,8 +423,8 @@ def finish(run: Run, state: State, interrupted: bool) -> TrainResult:
         "finished": finished,
         "steps": state.step,
         "best_val_accuracy": state.best_val_acc,
-        "seconds": state.seconds,
-        "images_per_second": state.step * run.config.batch_size / max(state.seconds, 1e-9),
+        "seconds": state.timer.total,
+        "images_per_second": state.step * run.config.batch_size / max(state.timer.total, 1e-9),
     }
     if run.context.is_main:
         if finished:
@@ -465,11 +435,9 @@ def finish(run: Run, state: State, interrupted: bool) -> TrainResult:
     return TrainResult(
         out_dir=run.out_dir,
         history=state.history,
-        best_val_acc=state.best_val_acc,
-        test_acc=summary.get("accuracy"),
         steps=state.step,
         finished=finished,
-        seconds=state.seconds,
+        seconds=state.timer.total,
         interrupted=interrupted,
         is_main=run.context.is_main,
         summary=summary,
@@ -485,7 +453,7 @@ def test_results(run: Run, state: State) -> dict:
         "test_loss": test["loss"],
         "test_acc": test["acc"],
         "best_val_acc": state.best_val_acc,
-        "seconds": state.seconds,
+        "seconds": state.timer.total,
     }
     run.log.append(record)
     if run.config.figures:

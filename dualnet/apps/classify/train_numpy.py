@@ -24,7 +24,7 @@ from dualnet import metrics
 from dualnet.apps import figures, runs
 from dualnet.apps.classify.config import CHECKPOINT_FORMAT, TrainConfig
 from dualnet.apps.classify.models import build_numpy_model
-from dualnet.apps.classify.train import TrainResult
+from dualnet.apps.loop import TrainResult
 from dualnet.apps.settings import ConfigError
 
 if TYPE_CHECKING:
@@ -122,8 +122,6 @@ def train_numpy(config: TrainConfig, splits: ImageSplits | None = None) -> Train
     return TrainResult(
         out_dir=out_dir,
         history=history,
-        best_val_acc=solver.best_val_acc,
-        test_acc=summary["accuracy"],
         steps=summary["steps"],
         finished=True,
         seconds=seconds,

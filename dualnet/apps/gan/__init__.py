@@ -24,14 +24,13 @@ from dualnet.apps.gan.evaluate import (
     sample_run,
 )
 from dualnet.apps.gan.scorer import DigitClassifier, load_scorer
-from dualnet.apps.gan.train import GanResult, train
+from dualnet.apps.gan.train import train
 
 __all__ = [
     "CHECKPOINT_FORMAT",
     "DigitClassifier",
     "Digits",
     "GanConfig",
-    "GanResult",
     "defaults",
     "evaluate_run",
     "frechet_distance",

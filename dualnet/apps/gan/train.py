@@ -30,7 +30,6 @@ discriminator, then one of the generator), and **finish** (the last sample grid,
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -52,6 +51,17 @@ from dualnet.apps.gan.models import (
     generator_loss,
     penalty_and_norm,
 )
+from dualnet.apps.loop import (
+    NonFiniteGuard,
+    Timer,
+    TrainResult,
+    batch_rows,
+    check_batch_split,
+    last_step,
+    shard,
+    step_bar,
+    stop_agreed,
+)
 from dualnet.apps.settings import ConfigError, check_same_run
 from torch_impl.gan import sample_noise
 
@@ -61,20 +71,6 @@ FIXED_NOISE_STREAM = 1
 """Second part of the seed of the fixed noise, ``(seed, 1)``: apart from every step's noise."""
 TIMINGS = ("seconds", "steps_per_second")
 """Record fields that measure time: the only ones that differ between two runs of a config."""
-
-
-@dataclass
-class GanResult:
-    """What a finished, stopped or interrupted run leaves behind."""
-
-    out_dir: Path
-    history: list[dict]
-    steps: int
-    finished: bool
-    seconds: float
-    interrupted: bool = False
-    is_main: bool = True
-    summary: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -100,31 +96,20 @@ class Run:
 class State:
     """Where a run is, besides the weights. ``sums`` adds up each logged quantity over the
     log interval in progress (device tensors, summed without waiting for a GPU);
-    ``snapshots`` are ``(step, uint8 images (64, 28, 28))`` of the fixed noise; ``seconds``
-    and ``interval_seconds`` count training time up to the last :func:`tick`; ``bad_at`` is a
-    device tensor holding the first step whose loss was not finite, or -1."""
+    ``snapshots`` are ``(step, uint8 images (64, 28, 28))`` of the fixed noise; ``timer``
+    counts training time, the run's and the log interval's."""
 
     step: int = 0
     history: list[dict] = field(default_factory=list)
     sums: dict[str, torch.Tensor] = field(default_factory=dict)
     interval_steps: int = 0
-    seconds: float = 0.0
-    interval_seconds: float = 0.0
+    timer: Timer = field(default_factory=Timer)
     snapshots: list[tuple[int, torch.Tensor]] = field(default_factory=list)
     saved_step: int = -1
-    clock: float = 0.0
-    bad_at: torch.Tensor | None = None
+    guard: NonFiniteGuard | None = None
 
 
-def tick(state: State) -> None:
-    """Add the time since the last tick to the run's and the interval's training time."""
-    now = time.perf_counter()
-    state.seconds += now - state.clock
-    state.interval_seconds += now - state.clock
-    state.clock = now
-
-
-def train(config: GanConfig, digits: Digits | None = None) -> GanResult:
+def train(config: GanConfig, digits: Digits | None = None) -> TrainResult:
     """Train the GAN ``config`` describes on ``config.data`` (or on ``digits`` when given); see
     the module docstring for what the loop guarantees."""
     config.check()
@@ -144,7 +129,7 @@ def train(config: GanConfig, digits: Digits | None = None) -> GanResult:
 def setup(config: GanConfig, digits: Digits | None, context: runtime.DistributedContext) -> Run:
     """Device, digits, the two networks and their optimizers, fixed noise, run directory."""
     device = runtime.training_device(config.device, context)
-    runtime.check_batch_split(config.batch_size, context)
+    check_batch_split(config.batch_size, context)
     if digits is None:
         digits = load_digits(config.data, config.data_root)
     images = digits.train[0]
@@ -210,11 +195,11 @@ def checkpoint_payload(run: Run, state: State) -> dict:
         "g_optimizer": run.g_optimizer.state_dict(),
         "d_optimizer": run.d_optimizer.state_dict(),
         "history": state.history,
-        "seconds": state.seconds,
+        "seconds": state.timer.total,
         "interval": {
             "sums": {name: value.cpu() for name, value in state.sums.items()},
             "steps": state.interval_steps,
-            "seconds": state.interval_seconds,
+            "seconds": state.timer.interval,
         },
         "snapshot_steps": [step for step, _ in state.snapshots],
         "snapshots": [images for _, images in state.snapshots],
@@ -246,8 +231,7 @@ def restore(run: Run) -> State:
         history=checkpoint["history"],
         sums={name: value.to(run.device) for name, value in interval["sums"].items()},
         interval_steps=interval["steps"],
-        seconds=checkpoint["seconds"],
-        interval_seconds=interval["seconds"],
+        timer=Timer(total=checkpoint["seconds"], interval=interval["seconds"]),
         snapshots=list(zip(checkpoint["snapshot_steps"], checkpoint["snapshots"], strict=True)),
         saved_step=checkpoint["step"],
     )
@@ -263,51 +247,86 @@ def restore(run: Run) -> State:
 
 def loop(run: Run, state: State, stop: runtime.StopRequest) -> bool:
     """Train until the last step, ``stop_after_steps``, or Ctrl-C; return whether Ctrl-C
-    stopped it."""
-    config = run.config
-    stop_at = runtime.last_step(config.steps, config.stop_after_steps)
+    stopped it. Each step: ``critic_steps`` discriminator updates, then one generator update."""
+    config, G, D = run.config, run.generator, run.critic
+    stop_at = last_step(config.steps, config.stop_after_steps)
     show = config.progress and run.context.is_main
-    bar = runtime.step_bar(config.steps, state.step, f"{config.model} {config.loss}", show)
-    state.clock = time.perf_counter()
-    state.bad_at = torch.full((), -1, dtype=torch.long, device=run.device)
-    while state.step < stop_at and not runtime.stop_agreed(stop, run.context, run.device):
-        train_step(run, state)
+    bar = step_bar(config.steps, state.step, f"{config.model} {config.loss}", show)
+    state.guard = NonFiniteGuard(run.device)
+    state.timer.start()
+    while state.step < stop_at and not stop_agreed(stop, run.context, run.device):
+        # The discriminator: real digits against fresh fakes, each update on its own batch.
+        records = []
+        for k in range(config.critic_steps):
+            real = real_batch(run, state.step * config.critic_steps + k)  # (B, 784) in [-1, 1]
+            with torch.no_grad():
+                fake = G(noise(run, state.step, k))  # (B, 784)
+            d_loss = critic_loss(config.loss, D(real), D(fake))
+            record = {}
+            if config.loss == "wgan-gp":  # keeps the critic's gradient norm near 1
+                penalty, norm = gradient_penalty(run, state.step, k, real, fake)
+                record = {"wasserstein": -d_loss.detach(), "gradient_penalty": penalty.detach()}
+                record["grad_norm"] = norm
+                d_loss = d_loss + penalty
+            run.d_optimizer.zero_grad(set_to_none=True)
+            d_loss.backward()
+            average_gradients(run, D)
+            run.d_optimizer.step()
+            records.append({"d_loss": d_loss.detach(), **record})
+        # The generator: fresh noise, the critic's weights frozen (their gradients unneeded).
+        D.requires_grad_(False)
+        g_loss = generator_loss(config.loss, D(G(noise(run, state.step, config.critic_steps))))
+        run.g_optimizer.zero_grad(set_to_none=True)
+        g_loss.backward()
+        average_gradients(run, G)
+        run.g_optimizer.step()
+        D.requires_grad_(True)
+        add_to_interval(state, records, g_loss.detach())
         bar.update(1)
-        if run.device.type == "cpu":  # free on the CPU; on a GPU it would wait for the step
-            raise_if_non_finite(run, state)
-        if state.step % config.log_every == 0 or state.step == config.steps:
-            end_of_interval(run, state, bar)
-        if state.step % config.sample_every == 0 or state.step == config.steps:
-            tick(state)
-            if run.context.is_main:
-                take_snapshot(run, state)
-            save(run, state)
-            state.clock = time.perf_counter()  # samples and checkpoints are not training time
-        elif config.checkpoint_every and state.step % config.checkpoint_every == 0:
-            tick(state)
-            save(run, state)
+        after_step(run, state, bar)
     bar.close()
     if state.saved_step != state.step:
-        tick(state)
+        state.timer.lap()
         save(run, state)
     return stop.requested
 
 
-def shard(run: Run, batch: torch.Tensor) -> torch.Tensor:
-    """This process's share of a global batch."""
-    per_rank = len(batch) // run.context.world_size
-    return batch[run.context.rank * per_rank : (run.context.rank + 1) * per_rank]
+def add_to_interval(state: State, records: list[dict], g_loss: torch.Tensor) -> None:
+    """Add a step's losses (the discriminator's averaged over its updates) to the interval's
+    sums, note a non-finite one, and count the step."""
+    record = {name: torch.stack([r[name] for r in records]).mean() for name in records[0]}
+    record["g_loss"] = g_loss
+    state.guard.note(record["d_loss"] + record["g_loss"], state.step)
+    for name, value in record.items():
+        state.sums[name] = state.sums.get(name, 0.0) + value
+    state.interval_steps += 1
+    state.step += 1
+
+
+def after_step(run: Run, state: State, bar) -> None:
+    """The log record, the sample grid and the checkpoint that fall on this step."""
+    config = run.config
+    if run.device.type == "cpu":  # free on the CPU; on a GPU it would wait for the step
+        raise_if_non_finite(run, state)
+    if state.step % config.log_every == 0 or state.step == config.steps:
+        end_of_interval(run, state, bar)
+    if state.step % config.sample_every == 0 or state.step == config.steps:
+        state.timer.lap()
+        if run.context.is_main:
+            take_snapshot(run, state)
+        save(run, state)
+        state.timer.start()  # samples and checkpoints are not training time
+    elif config.checkpoint_every and state.step % config.checkpoint_every == 0:
+        state.timer.lap()
+        save(run, state)
 
 
 def real_batch(run: Run, index: int) -> torch.Tensor:
     """Batch number ``index`` of real digits, ``(B, 784)`` in ``[-1, 1]`` (this process's
     share): batches run through a fresh permutation of the digits every epoch."""
-    epoch, position = divmod(index, run.batches_per_epoch)
-    size = run.config.batch_size
-    order = torch.Generator().manual_seed(runtime.derived_seed(run.config.seed, epoch))
-    permutation = torch.randperm(len(run.images), generator=order)
-    chosen = permutation[position * size : (position + 1) * size].to(run.device)
-    return to_unit_range(shard(run, run.images[chosen]))
+    config = run.config
+    rows = batch_rows(config.seed, index, run.batches_per_epoch, config.batch_size, len(run.images))
+    return to_unit_range(shard(run.images[rows.to(run.device)], run.context))
 
 
 def noise(run: Run, *parts: int) -> torch.Tensor:
@@ -315,7 +334,16 @@ def noise(run: Run, *parts: int) -> torch.Tensor:
     config = run.config
     seed = runtime.derived_seed(config.seed, *parts)
     z = sample_noise(config.batch_size, config.noise_dim, seed=seed)
-    return shard(run, z).to(run.device)
+    return shard(z, run.context).to(run.device)
+
+
+def gradient_penalty(run: Run, step: int, k: int, real, fake) -> tuple[torch.Tensor, torch.Tensor]:
+    """WGAN-GP's penalty at interpolates of ``real`` and ``fake`` (weights drawn from
+    ``(seed, step, k, 1)``) and the critic's mean gradient norm there."""
+    config = run.config
+    draw = torch.Generator().manual_seed(runtime.derived_seed(config.seed, step, k, 1))
+    eps = shard(torch.rand(config.batch_size, generator=draw), run.context).to(run.device)
+    return penalty_and_norm(run.critic, real, fake, config.lambda_gp, eps)
 
 
 def average_gradients(run: Run, module: torch.nn.Module) -> None:
@@ -328,72 +356,14 @@ def average_gradients(run: Run, module: torch.nn.Module) -> None:
             parameter.grad /= run.context.world_size
 
 
-def train_step(run: Run, state: State) -> None:
-    """``critic_steps`` discriminator steps, then one generator step; adds to the sums."""
-    config = run.config
-    records = [critic_step(run, state, k) for k in range(config.critic_steps)]
-    record = {name: torch.stack([r[name] for r in records]).mean() for name in records[0]}
-    record["g_loss"] = generator_step(run, state)
-    note_non_finite(state, record["d_loss"] + record["g_loss"])
-    for name, value in record.items():
-        state.sums[name] = state.sums.get(name, 0.0) + value
-    state.interval_steps += 1
-    state.step += 1
-
-
-def critic_step(run: Run, state: State, k: int) -> dict[str, torch.Tensor]:
-    """Discriminator step ``k`` of this generator step: real digits against fresh fakes;
-    returns its (detached) loss, and for WGAN-GP the Wasserstein estimate, the penalty and
-    the mean gradient norm at the interpolates."""
-    config = run.config
-    real = real_batch(run, state.step * config.critic_steps + k)
-    with torch.no_grad():
-        fake = run.generator(noise(run, state.step, k))
-    scores_real, scores_fake = run.critic(real), run.critic(fake)
-    loss = critic_loss(config.loss, scores_real, scores_fake)
-    record = {}
-    if config.loss == "wgan-gp":
-        draw = torch.Generator().manual_seed(runtime.derived_seed(config.seed, state.step, k, 1))
-        eps = shard(run, torch.rand(config.batch_size, generator=draw)).to(run.device)
-        penalty, norm = penalty_and_norm(run.critic, real, fake, config.lambda_gp, eps)
-        record.update(wasserstein=-loss.detach(), gradient_penalty=penalty.detach())
-        record["grad_norm"] = norm
-        loss = loss + penalty
-    run.d_optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    average_gradients(run, run.critic)
-    run.d_optimizer.step()
-    return {"d_loss": loss.detach(), **record}
-
-
-def generator_step(run: Run, state: State) -> torch.Tensor:
-    """One generator step on fresh noise; the critic's weights are frozen meanwhile (its
-    gradients are not needed). Returns the (detached) loss."""
-    config = run.config
-    run.critic.requires_grad_(False)
-    fake = run.generator(noise(run, state.step, config.critic_steps))
-    loss = generator_loss(config.loss, run.critic(fake))
-    run.g_optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    average_gradients(run, run.generator)
-    run.g_optimizer.step()
-    run.critic.requires_grad_(True)
-    return loss.detach()
-
-
-def note_non_finite(state: State, loss: torch.Tensor) -> None:
-    """Remember the step of the first non-finite loss, without waiting for the GPU."""
-    first = (state.bad_at < 0) & ~torch.isfinite(loss)
-    state.bad_at = torch.where(first, state.step, state.bad_at)
-
-
 def raise_if_non_finite(run: Run, state: State) -> None:
     """Stop the run if a loss so far was not finite, naming the first such step."""
-    if state.bad_at is None or int(state.bad_at) < 0:
+    step = None if state.guard is None else state.guard.bad_step()
+    if step is None:
         return
     raise FloatingPointError(
-        f"a loss became non-finite at step {int(state.bad_at) + 1}; nothing was saved after "
-        f"it. Try a smaller --lr (now {run.config.lr:g})."
+        f"a loss became non-finite at step {step + 1}; nothing was saved after it. Try a "
+        f"smaller --lr (now {run.config.lr:g})."
     )
 
 
@@ -404,13 +374,13 @@ def raise_if_non_finite(run: Run, state: State) -> None:
 
 def end_of_interval(run: Run, state: State, bar) -> None:
     """Log the means over the interval just ended and report them."""
-    tick(state)
+    state.timer.lap()
     raise_if_non_finite(run, state)
     record = {"step": state.step}
     record.update({name: float(total) / state.interval_steps for name, total in state.sums.items()})
-    record["seconds"] = state.interval_seconds
-    record["steps_per_second"] = state.interval_steps / max(state.interval_seconds, 1e-9)
-    state.sums, state.interval_steps, state.interval_seconds = {}, 0, 0.0
+    record["seconds"] = state.timer.interval
+    record["steps_per_second"] = state.interval_steps / max(state.timer.interval, 1e-9)
+    state.sums, state.interval_steps, state.timer.interval = {}, 0, 0.0
     if run.context.is_main:
         state.history.append(record)
         run.log.append(record)
@@ -461,7 +431,7 @@ def run_title(config: GanConfig) -> str:
     return f"{config.model} generator, {config.loss} loss"
 
 
-def finish(run: Run, state: State, interrupted: bool) -> GanResult:
+def finish(run: Run, state: State, interrupted: bool) -> TrainResult:
     """``summary.json``, the final sample grid and ``snapshots.npz``."""
     config = run.config
     finished = state.step == config.steps
@@ -469,8 +439,8 @@ def finish(run: Run, state: State, interrupted: bool) -> GanResult:
     summary = {
         "finished": finished,
         "steps": state.step,
-        "seconds": state.seconds,
-        "steps_per_second": state.step / max(state.seconds, 1e-9),
+        "seconds": state.timer.total,
+        "steps_per_second": state.step / max(state.timer.total, 1e-9),
         **{name: last[name] for name in last if name not in ("step", *TIMINGS)},
     }
     if run.context.is_main:
@@ -483,12 +453,12 @@ def finish(run: Run, state: State, interrupted: bool) -> GanResult:
         runs.write_json(run.out_dir / "summary.json", summary)
     if run.context.active:
         torch.distributed.barrier()
-    return GanResult(
+    return TrainResult(
         out_dir=run.out_dir,
         history=state.history,
         steps=state.step,
         finished=finished,
-        seconds=state.seconds,
+        seconds=state.timer.total,
         interrupted=interrupted,
         is_main=run.context.is_main,
         summary=summary,
