@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from dualnet.apps.runs import atomic_write
+from dualnet.files import atomic_write
 
 
 def learning_curves(history: list[dict], title: str = "") -> Figure:

@@ -4,11 +4,10 @@ Every application writes its results into one folder, the *run directory*:
 
 * :func:`open_run_dir` creates it, refuses to start a new run over another one, and removes
   the temporary files a killed process may have left behind;
-* :func:`atomic_write` is the **one** way a run writes a file: into a temporary file next to
-  the target, flushed to disk, then renamed over it. A process killed at any moment leaves
-  either the old file or the new one, never half of one; the temporary file has a fixed name
-  (``.NAME.tmp``), so a killed run leaves at most one per file, and the next
-  :func:`open_run_dir` removes it;
+* :func:`~dualnet.files.atomic_write` is the **one** way a run (and every cache) writes a
+  file: a temporary file next to the target, flushed to disk, then renamed over it; a killed
+  run leaves at most one temporary file per file, and the next :func:`open_run_dir` removes
+  it;
 * :func:`save_checkpoint` / :func:`load_checkpoint` store and read a checkpoint, a dict of
   tensors and plain Python values (``torch.load(weights_only=True)``): a file that is not a
   checkpoint of the expected application, or that carries code, is refused with one line
@@ -21,18 +20,16 @@ Every application writes its results into one folder, the *run directory*:
 from __future__ import annotations
 
 import json
-import os
 import pickletools
 import warnings
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 import torch
 
 from dualnet.apps.settings import ConfigError
+from dualnet.files import atomic_write
 
 RUN_FILES = ("metrics.jsonl", "last.pt", "summary.json", "config.json")
 """Files whose presence means a folder already holds a run."""
@@ -45,31 +42,6 @@ class CheckpointError(ValueError):
 # --------------------------------------------------------------------------------------------
 # Writing
 # --------------------------------------------------------------------------------------------
-
-
-def temporary_path(path: Path) -> Path:
-    """Where :func:`atomic_write` writes before the rename: ``.NAME.tmp`` beside ``path``."""
-    return path.with_name(f".{path.name}.tmp")
-
-
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
-    """Call ``write(file)`` on a temporary file, flush it to disk, then rename it to ``path``.
-
-    If ``write`` fails, the temporary file is removed and ``path`` keeps its old contents.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = temporary_path(path)
-    try:
-        with open(temporary, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_json(path: str | Path, value) -> Path:

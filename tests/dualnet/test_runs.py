@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from dualnet import files
 from dualnet.apps import runs
 from dualnet.apps.settings import ConfigError, Range
 
@@ -57,12 +58,12 @@ def test_every_kind_of_file_is_written_through_the_same_atomic_write(tmp_path, m
     assert np.load(tmp_path / "p.npz")["w"].tolist() == [1.0, 1.0]
 
 
-def test_a_killed_write_leaves_one_fixed_temporary_that_the_next_open_removes(tmp_path):
+def test_a_killed_write_leaves_one_temporary_that_the_next_open_removes(tmp_path):
     run = runs.open_run_dir(tmp_path / "run")
     runs.save_checkpoint({"format": "f"}, run / "last.pt")
     # what kill -9 in the middle of two writes of last.pt would leave behind
-    stale = runs.temporary_path(run / "last.pt")
-    assert stale.name == ".last.pt.tmp"
+    stale = files.temporary_path(run / "last.pt")
+    assert stale.name == f".last.pt.{os.getpid()}.tmp"
     stale.write_bytes(b"partial")
     runs.open_run_dir(run, resuming=True)
     assert sorted(p.name for p in run.iterdir()) == ["last.pt"]

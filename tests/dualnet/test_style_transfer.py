@@ -220,9 +220,9 @@ def test_files_of_any_mode_and_size_are_read(tmp_path):
         ratio = image.shape[2] / image.shape[1]
         assert ratio == pytest.approx(size[0] / size[1], rel=0.1)  # the aspect ratio is kept
     (tmp_path / "notes.png").write_text("not an image")
-    with pytest.raises(ConfigError, match="--style: cannot read"):
+    with pytest.raises(ValueError, match="--style: cannot read"):
         data.load_style(str(tmp_path / "notes.png"), 24)
-    with pytest.raises(ConfigError, match="--content: no file at"):
+    with pytest.raises(ValueError, match="--content: no file at"):
         data.load_content(str(tmp_path / "missing.jpg"), 24)
 
 

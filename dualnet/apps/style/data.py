@@ -2,7 +2,7 @@
 
 Every image here is a float tensor of pixels in [0, 1], shape ``(3, H, W)``.
 
-* :func:`read_image` reads any file Pillow reads (RGB, RGBA, grayscale, any size);
+* :func:`~dualnet.data.image_file.read_image` (the one reader) reads any file Pillow reads;
 * :func:`resize_shorter` resizes so that the shorter side has a given length, keeping the
   aspect ratio (as the course's ``T.Resize(size)`` does);
 * :func:`content_scene` draws the offline content image: shapes of the embedded data set
@@ -23,8 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dualnet.apps.settings import ConfigError
 from dualnet.data import embedded, photos
+from dualnet.data.image_file import read_image
 
 SCENE_SIZE = 192
 STRIPES_ANGLE = 30.0
@@ -35,25 +35,6 @@ bands run along this direction; the image's rows grow downwards, so it is drawn 
 # --------------------------------------------------------------------------------------------
 # Files
 # --------------------------------------------------------------------------------------------
-
-
-def read_image(path: str | Path, flag: str) -> torch.Tensor:
-    """The image file at ``path`` as ``(3, H, W)`` pixels in [0, 1], converted to RGB.
-
-    Raises:
-        ConfigError: naming ``flag`` when there is no file or Pillow cannot read it.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{flag}: no file at {path}")
-    try:
-        with Image.open(path) as image:
-            rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise ConfigError(f"{flag}: cannot read {path} as an image ({error})") from None
-    return torch.from_numpy(rgb).permute(2, 0, 1).contiguous()
 
 
 def resize_shorter(image: torch.Tensor, size: int) -> torch.Tensor:
@@ -71,7 +52,7 @@ def save_image(image: torch.Tensor, path: str | Path) -> Path:
     """Write ``(3, H, W)`` pixels in [0, 1] as an 8-bit PNG (atomically)."""
     from PIL import Image
 
-    from dualnet.apps.runs import atomic_write
+    from dualnet.files import atomic_write
 
     array = (image.detach().cpu().clamp(0, 1).permute(1, 2, 0).numpy() * 255).round()
     picture = Image.fromarray(array.astype(np.uint8))

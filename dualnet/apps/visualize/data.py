@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from dualnet.data import photos
+from dualnet.data.image_file import read_image
 from dualnet.data.photos import resize_and_crop
 
 
@@ -62,7 +63,7 @@ def load_inputs(sources: list[str] | None, network, count: int) -> Inputs:
         return embedded_inputs(network, count)
     if len(sources) == 1 and sources[0].endswith(".npz"):
         return npz_inputs(Path(sources[0]), network, count)
-    images = torch.stack([read_image(Path(s), network.image_size) for s in sources[:count]])
+    images = torch.stack([read_sized(Path(s), network.image_size) for s in sources[:count]])
     return Inputs(images, None, None, [Path(s).name for s in sources[:count]])
 
 
@@ -85,19 +86,10 @@ def photo_inputs(network, count: int) -> Inputs:
     return Inputs(chosen.images, chosen.labels, chosen.masks, chosen.names, chosen.accepted)
 
 
-def read_image(path: Path, size: int) -> torch.Tensor:
-    """An image file as ``(3, size, size)`` pixels in [0, 1]: converted to RGB (grayscale and
-    RGBA too), its shorter side resized to ``size``, centre-cropped."""
-    from PIL import Image, UnidentifiedImageError
-
-    if not path.is_file():
-        raise ValueError(f"--images: no file at {path}")
-    try:
-        with Image.open(path) as image:
-            rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255
-    except (UnidentifiedImageError, OSError) as error:
-        raise ValueError(f"--images: cannot read {path} as an image ({error})") from None
-    return resize_and_crop(torch.from_numpy(rgb).permute(2, 0, 1), size)
+def read_sized(path: Path, size: int) -> torch.Tensor:
+    """An image file as ``(3, size, size)`` pixels in [0, 1] (:func:`~dualnet.data.image_file.
+    read_image`), its shorter side resized to ``size``, centre-cropped."""
+    return resize_and_crop(read_image(path, "--images"), size)
 
 
 def npz_inputs(path: Path, network, count: int) -> Inputs:
