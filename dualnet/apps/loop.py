@@ -8,6 +8,10 @@ to bottom with its own step inline (classification, GANs, captioning).
 * :class:`NonFiniteGuard`: the first step whose loss was not finite, remembered on the device
   so that a step never waits for the GPU; checked where the loop waits anyway (the end of an
   interval, a checkpoint);
+* :func:`checkpoint_of` and :func:`resume_from`: a checkpoint as a dict of state dicts (the
+  networks and optimizers, by name) with the configuration and the loop state, and the
+  state dicts loaded back from the checkpoint a run resumes from, once it is known to be the
+  same run;
 * :func:`batch_rows` and :func:`shard`: the rows of a global batch, a fresh permutation of the
   data every epoch drawn from ``(seed, epoch)``, and this process's share of it;
 * :func:`check_batch_split`, :func:`last_step`, :func:`step_bar` and :func:`stop_agreed`: the
@@ -17,15 +21,16 @@ to bottom with its own step inline (classification, GANs, captioning).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
+from dualnet.apps import runs
 from dualnet.apps.runtime import DistributedContext, StopRequest, derived_seed
-from dualnet.apps.settings import ConfigError
+from dualnet.apps.settings import ConfigError, check_same_run, stored_config
 
 
 @dataclass
@@ -85,6 +90,31 @@ class NonFiniteGuard:
         """The first bad step (waits for the device), or ``None``."""
         step = int(self.first)
         return None if step < 0 else step
+
+
+def checkpoint_of(checkpoint_format: str, config, step: int, modules: dict, **loop_state):
+    """What a checkpoint holds: its ``format``, the whole ``config``, the ``step``, the state
+    dict of every network and optimizer of ``modules`` under its name, and ``loop_state``
+    (plain values and tensors: the history, the sums of the interval in progress, ...)."""
+    states = {name: module.state_dict() for name, module in modules.items()}
+    return {
+        "format": checkpoint_format,
+        "config": asdict(config),
+        "step": step,
+        **states,
+        **loop_state,
+    }
+
+
+def resume_from(config, checkpoint_format: str, modules: dict, device: torch.device) -> dict:
+    """Read the checkpoint ``config.resume``, refuse it unless it was made by the same run
+    (:func:`~dualnet.apps.settings.check_same_run`), load its state dicts into ``modules``
+    (by name) and return it, for the loop state it holds."""
+    checkpoint = runs.load_checkpoint(config.resume, checkpoint_format, device)
+    check_same_run(stored_config(type(config), checkpoint), asdict(config))
+    for name, module in modules.items():
+        module.load_state_dict(checkpoint[name])
+    return checkpoint
 
 
 def batch_rows(seed: int, step: int, steps_per_epoch: int, batch_size: int, n: int):

@@ -3,7 +3,10 @@ action held to the common flags (``dualnet.apps.flags``), and every ``--help`` d
 compared with the configuration dataclass that declares it."""
 
 import argparse
+import re
+import shlex
 from dataclasses import MISSING
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +142,28 @@ def test_help_states_the_defaults_that_depend_on_the_model():
     gan_lines = parser_of("gan", "train").epilog.splitlines()
     penalties = [line.rsplit("--lambda-gp ", 1)[1] for line in gan_lines[1:]]
     assert penalties == ["0", "0", "0", "0", "10", "10"]  # WGAN-GP's alone, on both models
+
+
+def documented_commands() -> list[str]:
+    """Every ``dualnet <app> ...`` command line of the README and the application pages."""
+    root = Path(__file__).resolve().parents[2]
+    pages = [root / "README.md", *sorted((root / "docs" / "applications").glob("*.md"))]
+    found = []
+    for page in pages:
+        for line in page.read_text().splitlines():
+            line = re.split(r"\s#", line)[0].strip().removeprefix("$ ")
+            words = line.split()
+            if len(words) > 2 and words[0] == "dualnet" and words[1] in APPLICATIONS:
+                found.append(line)
+    return found
+
+
+def test_every_documented_command_parses(capsys):
+    commands = documented_commands()
+    assert len(commands) > 20
+    parser = cli.build_parser()
+    for command in commands:
+        try:
+            parser.parse_args(shlex.split(command)[1:])
+        except SystemExit:
+            pytest.fail(f"{command}: {capsys.readouterr().err.strip()}")

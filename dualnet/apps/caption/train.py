@@ -33,7 +33,6 @@ from dualnet.apps.caption import encoders
 from dualnet.apps.caption.config import (
     CHECKPOINT_FORMAT,
     CaptionConfig,
-    config_from_checkpoint,
 )
 from dualnet.apps.caption.data import CaptionData, load_data
 from dualnet.apps.loop import (
@@ -41,12 +40,14 @@ from dualnet.apps.loop import (
     Timer,
     TrainResult,
     check_batch_split,
+    checkpoint_of,
     last_step,
+    resume_from,
     shard,
     step_bar,
     stop_agreed,
 )
-from dualnet.apps.settings import ConfigError, check_same_run
+from dualnet.apps.settings import ConfigError
 from torch_impl.models.captioning import CaptioningRNN
 
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -213,19 +214,18 @@ def epoch_sum(value: float, device: torch.device) -> torch.Tensor:
 
 
 def checkpoint_payload(run: Run, state: State) -> dict:
-    return {
-        "format": CHECKPOINT_FORMAT,
-        "config": asdict(run.config),
-        "step": state.step,
-        "model": run.raw_model.state_dict(),
-        "optimizer": run.optimizer.state_dict(),
-        "history": state.history,
-        "best_val_loss": state.best_val_loss,
-        "seconds": state.timer.total,
-        "epoch": {"loss": float(state.epoch_loss), "steps": state.epoch_steps},
-        "idx_to_word": list(run.prepared.data.idx_to_word),
-        "input_dim": run.prepared.input_dim,
-    }
+    return checkpoint_of(
+        CHECKPOINT_FORMAT,
+        run.config,
+        state.step,
+        {"model": run.raw_model, "optimizer": run.optimizer},
+        history=state.history,
+        best_val_loss=state.best_val_loss,
+        seconds=state.timer.total,
+        epoch={"loss": float(state.epoch_loss), "steps": state.epoch_steps},
+        idx_to_word=list(run.prepared.data.idx_to_word),
+        input_dim=run.prepared.input_dim,
+    )
 
 
 def save(run: Run, state: State, name: str) -> None:
@@ -240,11 +240,8 @@ def save(run: Run, state: State, name: str) -> None:
 
 def restore(run: Run) -> State:
     """The state of the checkpoint ``run.config.resume``, loaded into the run."""
-    checkpoint = runs.load_checkpoint(run.config.resume, CHECKPOINT_FORMAT, run.device)
-    previous = config_from_checkpoint(checkpoint)
-    check_same_run(previous, asdict(run.config))
-    run.raw_model.load_state_dict(checkpoint["model"])
-    run.optimizer.load_state_dict(checkpoint["optimizer"])
+    trained = {"model": run.raw_model, "optimizer": run.optimizer}
+    checkpoint = resume_from(run.config, CHECKPOINT_FORMAT, trained, run.device)
     state = State(
         step=checkpoint["step"],
         history=checkpoint["history"],

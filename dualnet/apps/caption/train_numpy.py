@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -112,7 +113,13 @@ def train_numpy(config: CaptionConfig, prepared: Prepared | None = None) -> Trai
         progress_bar=tqdm if config.progress else None,
     )
     solver.train()
-    seconds = time.perf_counter() - started
+    return finish_numpy(config, prepared, model, solver, history, time.perf_counter() - started)
+
+
+def finish_numpy(config, prepared, model, solver, history: list, seconds: float) -> TrainResult:
+    """``last.pt`` and ``best.pt`` (the same: the solver keeps no best), ``params.npz`` (the
+    parameters, for NumPy users) and ``summary.json``."""
+    out_dir = Path(config.out_dir)
     payload = {
         "format": CHECKPOINT_FORMAT,
         "config": asdict(config),

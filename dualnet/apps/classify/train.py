@@ -41,7 +41,6 @@ from dualnet.apps import figures, runs, runtime
 from dualnet.apps.classify.config import (
     CHECKPOINT_FORMAT,
     TrainConfig,
-    config_from_checkpoint,
 )
 from dualnet.apps.classify.evaluate import evaluate, prepare
 from dualnet.apps.classify.models import build_model
@@ -51,12 +50,14 @@ from dualnet.apps.loop import (
     TrainResult,
     batch_rows,
     check_batch_split,
+    checkpoint_of,
     last_step,
+    resume_from,
     shard,
     step_bar,
     stop_agreed,
 )
-from dualnet.apps.settings import ConfigError, check_same_run
+from dualnet.apps.settings import ConfigError
 from torch_impl.levels import barebones
 
 if TYPE_CHECKING:
@@ -216,25 +217,24 @@ def new_epoch(state: State, run: Run) -> State:
 
 
 def checkpoint_payload(run: Run, state: State) -> dict:
-    return {
-        "format": CHECKPOINT_FORMAT,
-        "config": asdict(run.config),
-        "step": state.step,
-        "model": run.raw_model.state_dict(),
-        "optimizer": run.optimizer.state_dict(),
-        "history": state.history,
-        "best_val_acc": state.best_val_acc,
-        "seconds": state.timer.total,
-        "epoch": {
+    return checkpoint_of(
+        CHECKPOINT_FORMAT,
+        run.config,
+        state.step,
+        {"model": run.raw_model, "optimizer": run.optimizer},
+        history=state.history,
+        best_val_acc=state.best_val_acc,
+        seconds=state.timer.total,
+        epoch={
             "loss": state.epoch_loss.cpu(),
             "correct": state.epoch_correct.cpu(),
             "seen": state.epoch_seen,
             "seconds": state.timer.interval,
         },
-        "classes": list(run.splits.classes),
-        "mean": list(run.splits.mean),
-        "std": list(run.splits.std),
-    }
+        classes=list(run.splits.classes),
+        mean=list(run.splits.mean),
+        std=list(run.splits.std),
+    )
 
 
 def save(run: Run, state: State, name: str) -> None:
@@ -250,11 +250,8 @@ def save(run: Run, state: State, name: str) -> None:
 def restore(run: Run) -> State:
     """The state stored in the checkpoint ``run.config.resume``; weights and optimizer state
     are loaded into the run, and ``metrics.jsonl`` is cut back to the checkpoint's history."""
-    checkpoint = runs.load_checkpoint(run.config.resume, CHECKPOINT_FORMAT, run.device)
-    previous = config_from_checkpoint(checkpoint)
-    check_same_run(previous, asdict(run.config))
-    run.raw_model.load_state_dict(checkpoint["model"])
-    run.optimizer.load_state_dict(checkpoint["optimizer"])
+    trained = {"model": run.raw_model, "optimizer": run.optimizer}
+    checkpoint = resume_from(run.config, CHECKPOINT_FORMAT, trained, run.device)
     epoch = checkpoint["epoch"]
     state = State(
         step=checkpoint["step"],

@@ -41,7 +41,6 @@ from dualnet.apps.gan import plots
 from dualnet.apps.gan.config import (
     CHECKPOINT_FORMAT,
     GanConfig,
-    config_from_checkpoint,
 )
 from dualnet.apps.gan.data import Digits, load_digits, to_uint8, to_unit_range
 from dualnet.apps.gan.models import (
@@ -57,12 +56,14 @@ from dualnet.apps.loop import (
     TrainResult,
     batch_rows,
     check_batch_split,
+    checkpoint_of,
     last_step,
+    resume_from,
     shard,
     step_bar,
     stop_agreed,
 )
-from dualnet.apps.settings import ConfigError, check_same_run
+from dualnet.apps.settings import ConfigError
 from torch_impl.gan import sample_noise
 
 FIXED_NOISE = 64
@@ -185,25 +186,32 @@ def start(run: Run) -> State:
 # --------------------------------------------------------------------------------------------
 
 
-def checkpoint_payload(run: Run, state: State) -> dict:
+def modules(run: Run) -> dict:
+    """The networks and optimizers a checkpoint holds, by name."""
     return {
-        "format": CHECKPOINT_FORMAT,
-        "config": asdict(run.config),
-        "step": state.step,
-        "generator": run.generator.state_dict(),
-        "critic": run.critic.state_dict(),
-        "g_optimizer": run.g_optimizer.state_dict(),
-        "d_optimizer": run.d_optimizer.state_dict(),
-        "history": state.history,
-        "seconds": state.timer.total,
-        "interval": {
+        "generator": run.generator,
+        "critic": run.critic,
+        "g_optimizer": run.g_optimizer,
+        "d_optimizer": run.d_optimizer,
+    }
+
+
+def checkpoint_payload(run: Run, state: State) -> dict:
+    return checkpoint_of(
+        CHECKPOINT_FORMAT,
+        run.config,
+        state.step,
+        modules(run),
+        history=state.history,
+        seconds=state.timer.total,
+        interval={
             "sums": {name: value.cpu() for name, value in state.sums.items()},
             "steps": state.interval_steps,
             "seconds": state.timer.interval,
         },
-        "snapshot_steps": [step for step, _ in state.snapshots],
-        "snapshots": [images for _, images in state.snapshots],
-    }
+        snapshot_steps=[step for step, _ in state.snapshots],
+        snapshots=[images for _, images in state.snapshots],
+    )
 
 
 def save(run: Run, state: State) -> None:
@@ -218,13 +226,7 @@ def save(run: Run, state: State) -> None:
 def restore(run: Run) -> State:
     """The state stored in the checkpoint ``run.config.resume``, whose weights and optimizer
     states are loaded into the run; ``metrics.jsonl`` is cut back to its history."""
-    checkpoint = runs.load_checkpoint(run.config.resume, CHECKPOINT_FORMAT, run.device)
-    previous = config_from_checkpoint(checkpoint)
-    check_same_run(previous, asdict(run.config))
-    run.generator.load_state_dict(checkpoint["generator"])
-    run.critic.load_state_dict(checkpoint["critic"])
-    run.g_optimizer.load_state_dict(checkpoint["g_optimizer"])
-    run.d_optimizer.load_state_dict(checkpoint["d_optimizer"])
+    checkpoint = resume_from(run.config, CHECKPOINT_FORMAT, modules(run), run.device)
     interval = checkpoint["interval"]
     state = State(
         step=checkpoint["step"],

@@ -37,8 +37,7 @@ class TorchMethods:
         return self._run(torch_methods.saliency_map, X, y)
 
     def smoothgrad(self, X, y, draws: torch.Tensor, noise: float):
-        total = sum(self._run(torch_methods.saliency_map, X + noise * z, y) for z in draws)
-        return total / len(draws)
+        return self._run(torch_methods.smoothgrad, X, y, draws, noise=noise)
 
     def integrated_gradients(self, X, y, steps: int):
         return self._run(torch_methods.integrated_gradients, X, y, steps=steps)
