@@ -41,7 +41,7 @@ curves = figures.learning_curves(result.history, title="resnet-preact20")
 # The confusion matrix counts, for every true class (row), which class the network predicted
 # (column); the grid below shows test images it got wrong.
 
-summary = classify.evaluate_checkpoint(f"{config.out_dir}/last.pt", splits=splits, device="cpu")
+summary = classify.evaluate_run(f"{config.out_dir}/last.pt", splits=splits, device="cpu")
 print(
     "accuracy per class:",
     {name: round(acc, 3) for name, acc in summary["per_class_accuracy"].items()},
@@ -56,7 +56,7 @@ predictions = (
     classify.predict(model, test_images, splits.mean, splits.std, device).argmax(1).numpy()
 )
 counts = metrics.confusion_matrix(predictions, test_labels.numpy(), len(splits.classes))
-matrix = figures.confusion(counts, splits.classes, title=f"test accuracy {summary['acc']:.3f}")
+matrix = figures.confusion(counts, splits.classes, title=f"test accuracy {summary['accuracy']:.3f}")
 
 # %%
 

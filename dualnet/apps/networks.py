@@ -73,7 +73,7 @@ class Network:
     mean: tuple = IMAGENET_MEAN
     std: tuple = IMAGENET_STD
     config: object = None
-    """The classification run's ``TrainConfig`` (``None`` for the ImageNet networks)."""
+    """The classification run's ``ClassifyConfig`` (``None`` for the ImageNet networks)."""
     build_seconds: float = 0.0
 
 

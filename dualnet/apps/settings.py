@@ -1,6 +1,6 @@
 """Each setting declared once: on its configuration's dataclass field.
 
-A configuration (``TrainConfig``, ``GanConfig``, ``CaptionConfig``, ``StyleConfig``) is a
+A configuration (``ClassifyConfig``, ``GanConfig``, ``CaptionConfig``, ``StyleConfig``) is a
 dataclass whose fields are made by :func:`setting`: the field's default, its help text, its
 flag, the values it takes (a :class:`Range` or a tuple of choices) and whether it may change
 when a run is resumed. Everything else is read from that one declaration:

@@ -20,8 +20,8 @@ from classify_helpers import synthetic_splits  # noqa: E402
 pytestmark = pytest.mark.classify
 
 
-def config_for(tmp_path, name="run", **changes) -> classify.TrainConfig:
-    base = classify.TrainConfig(
+def config_for(tmp_path, name="run", **changes) -> classify.ClassifyConfig:
+    base = classify.ClassifyConfig(
         model="convnet3",
         level="module",
         data="synthetic",
@@ -162,7 +162,7 @@ def test_bad_configurations_are_refused(tmp_path):
 def test_evaluating_a_checkpoint(tmp_path):
     splits = synthetic_splits()
     result = classify.train(config_for(tmp_path, "run"), splits=splits)
-    summary = classify.evaluate_checkpoint(
+    summary = classify.evaluate_run(
         tmp_path / "run" / "last.pt",
         split="test",
         device="cpu",

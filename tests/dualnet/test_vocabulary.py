@@ -102,7 +102,7 @@ def test_a_run_is_read_from_the_positional_run_by_every_action_that_reads_one():
 
 
 CONFIGURATIONS = [
-    ("classify", "train", classify.TrainConfig, classify.defaults()),
+    ("classify", "train", classify.ClassifyConfig, classify.defaults()),
     ("gan", "train", gan.GanConfig, gan.defaults()),
     ("caption", "train", caption.CaptionConfig, caption.defaults()),
     *[("style", mode, style.StyleConfig, style.defaults(mode)) for mode in style.MODES],

@@ -1,6 +1,6 @@
 """``dualnet classify train|eval|models``: the command line of image classification.
 
-Every setting of :class:`~dualnet.apps.classify.config.TrainConfig` is a flag, declared on
+Every setting of :class:`~dualnet.apps.classify.config.ClassifyConfig` is a flag, declared on
 its field (:mod:`dualnet.apps.settings`), whose default is "not given"; the configuration then
 comes from
 :func:`~dualnet.apps.classify.config.make_config` (the model's defaults plus the flags)
@@ -47,7 +47,7 @@ def defaults_text() -> str:
     ]
     lines = ["defaults:"]
     for name, values in rows:
-        lines.append(f"  {name}: {defaults_line(cfg.TrainConfig, values)}")
+        lines.append(f"  {name}: {defaults_line(cfg.ClassifyConfig, values)}")
     return "\n".join(lines)
 
 
@@ -61,13 +61,13 @@ def add_train(actions) -> None:
         epilog=defaults_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_setting_flags(train, cfg.TrainConfig)
+    add_setting_flags(train, cfg.ClassifyConfig)
     train.add_argument("--resume", metavar="RUN", help="continue a run (its directory or a .pt)")
     flags.add_json(train)
     train.set_defaults(run=run_train, parser=train)
 
 
-def run_name(config: cfg.TrainConfig) -> str:
+def run_name(config: cfg.ClassifyConfig) -> str:
     """``runs/classify/<model>[-<level>]-<data>-<backend>-seed<seed>``."""
     level = f"-{config.level}" if len(MODELS[config.model].levels) > 1 else ""
     if config.backend == "numpy":
@@ -75,13 +75,13 @@ def run_name(config: cfg.TrainConfig) -> str:
     return f"runs/classify/{config.model}{level}-{config.data}-{config.backend}-seed{config.seed}"
 
 
-def config_for_new_run(settings: dict) -> cfg.TrainConfig:
+def config_for_new_run(settings: dict) -> cfg.ClassifyConfig:
     config = cfg.make_config(**{k: v for k, v in settings.items() if k != "out_dir"})
     config.out_dir = settings["out_dir"] or run_name(config)
     return config
 
 
-def config_for_resume(resume_from: str, settings: dict, parser) -> cfg.TrainConfig:
+def config_for_resume(resume_from: str, settings: dict, parser) -> cfg.ClassifyConfig:
     """The stored configuration of the run ``resume_from``; a flag that contradicts it is a
     usage error naming the flag."""
     path = runs.last_checkpoint(resume_from)
@@ -89,7 +89,7 @@ def config_for_resume(resume_from: str, settings: dict, parser) -> cfg.TrainConf
     previous = cfg.config_from_checkpoint(checkpoint)
     refuse_contradicting_flags(previous, settings, parser)
     changes = {**settings, "resume": str(path), "out_dir": str(path.parent)}
-    return resumed_config(cfg.TrainConfig, checkpoint, changes)
+    return resumed_config(cfg.ClassifyConfig, checkpoint, changes)
 
 
 def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -97,7 +97,7 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from dualnet.apps.classify.train_numpy import train_numpy
     from dualnet.data import DatasetNotFoundError
 
-    settings = given_settings(args, cfg.TrainConfig)
+    settings = given_settings(args, cfg.ClassifyConfig)
     try:
         if args.resume:
             config = config_for_resume(args.resume, settings, parser)
@@ -139,14 +139,14 @@ def add_eval(actions) -> None:
 
 def run_eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from dualnet.apps import runtime
-    from dualnet.apps.classify.evaluate import evaluate_checkpoint
+    from dualnet.apps.classify.evaluate import evaluate_run
     from dualnet.data import DatasetNotFoundError
 
     path = runs.best_checkpoint(args.run_path)
     out = Path(args.out) if args.out else path.parent / f"eval-{args.split}"
     runtime.seed_everything(args.seed)
     try:
-        summary = evaluate_checkpoint(
+        summary = evaluate_run(
             path, split=args.split, data_root=args.data_root, device=args.device, out_dir=out
         )
     except (runs.CheckpointError, DatasetNotFoundError) as error:

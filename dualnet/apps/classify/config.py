@@ -2,7 +2,7 @@
 
 :func:`make_config` is how the command line, the tutorials and the tests get a configuration:
 it starts from :func:`defaults` for the model, level and backend, then applies the settings
-given. A checkpoint stores the whole :class:`TrainConfig`; each setting is declared once, on its
+given. A checkpoint stores the whole :class:`ClassifyConfig`; each setting is declared once, on its
 field (:mod:`dualnet.apps.settings`).
 """
 
@@ -23,7 +23,7 @@ DATASETS = ("embedded", "cifar10")
 
 
 @dataclass(kw_only=True)
-class TrainConfig:
+class ClassifyConfig:
     """Everything that defines a classification run; stored in every checkpoint.
 
     The training hyperparameters (``epochs`` ... ``augment``) have no defaults here: they
@@ -103,7 +103,7 @@ class TrainConfig:
             raise ConfigError(f"CIFAR-10 images are 32x32, got image_size {self.image_size}")
 
 
-def check_numpy_settings(config: TrainConfig) -> None:
+def check_numpy_settings(config: ClassifyConfig) -> None:
     """The NumPy backend trains with the ``Solver``: constant rate, no augmentation."""
     if config.optimizer not in ("sgd", "adam") or config.schedule != "constant":
         raise ConfigError(
@@ -168,8 +168,8 @@ def defaults(model: str = DEFAULT_MODEL, level: str = "module", backend: str = "
 
 def make_config(
     model: str | None = None, level: str | None = None, backend: str | None = None, **settings
-) -> TrainConfig:
-    """A :class:`TrainConfig` with :func:`defaults` for the model, overridden by ``settings``.
+) -> ClassifyConfig:
+    """A :class:`ClassifyConfig` with :func:`defaults` for the model, overridden by ``settings``.
 
     ``None`` means "not given": the model is then :data:`DEFAULT_MODEL`, the level
     ``module``, the backend ``torch``, and any other setting its default. The result is
@@ -178,13 +178,13 @@ def make_config(
     model, level, backend = model or DEFAULT_MODEL, level or "module", backend or "torch"
     chosen = {"image_size": MODELS[model].image_size if model in MODELS else 32}
     chosen.update({k: v for k, v in settings.items() if v is not None})
-    config = TrainConfig(
+    config = ClassifyConfig(
         model=model, level=level, backend=backend, **{**defaults(model, level, backend), **chosen}
     )
     config.check()
     return config
 
 
-def config_from_checkpoint(checkpoint: dict) -> TrainConfig:
+def config_from_checkpoint(checkpoint: dict) -> ClassifyConfig:
     """The configuration a checkpoint was made with."""
-    return stored_config(TrainConfig, checkpoint)
+    return stored_config(ClassifyConfig, checkpoint)

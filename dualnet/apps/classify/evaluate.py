@@ -1,6 +1,6 @@
 """Scoring a classifier: on a split during training, and from a checkpoint afterwards.
 
-:func:`evaluate_checkpoint` reads the checkpoint of either backend (a PyTorch run's ``last.pt``
+:func:`evaluate_run` reads the checkpoint of either backend (a PyTorch run's ``last.pt``
 or ``best.pt``, or a NumPy run's), rebuilds the model it names, and measures it on the
 validation or test split; with ``out_dir`` it writes ``summary.json``, the confusion matrix and
 a grid of misclassified images there.
@@ -87,7 +87,7 @@ def load_model(checkpoint: dict, image_shape, device: torch.device):
     return model, lambda images: predict(model, images, mean, std, device)
 
 
-def evaluate_checkpoint(
+def evaluate_run(
     path: str | Path,
     split: str = "test",
     data_root: str | None = None,
@@ -95,7 +95,8 @@ def evaluate_checkpoint(
     out_dir: str | Path | None = None,
     splits: ImageSplits | None = None,
 ) -> dict:
-    """The accuracy of a saved model on ``split`` (``val`` or ``test``), overall and per class.
+    """The accuracy of a saved model on ``split`` (``val`` or ``test``), overall and per class;
+    ``path`` is a run directory (its best checkpoint is read) or a checkpoint file.
 
     With ``out_dir``, also writes ``summary.json``, ``confusion.png`` and
     ``misclassified.png`` there.
@@ -104,6 +105,7 @@ def evaluate_checkpoint(
 
     if split not in ("val", "test"):
         raise ValueError(f"split must be 'val' or 'test', got {split!r}")
+    path = runs.best_checkpoint(path)
     checkpoint = runs.load_checkpoint(path, CHECKPOINT_FORMAT)
     config = config_from_checkpoint(checkpoint)
     if splits is None:

@@ -40,7 +40,7 @@ from dualnet import metrics
 from dualnet.apps import figures, runs, runtime
 from dualnet.apps.classify.config import (
     CHECKPOINT_FORMAT,
-    TrainConfig,
+    ClassifyConfig,
 )
 from dualnet.apps.classify.evaluate import evaluate, prepare
 from dualnet.apps.classify.models import build_model
@@ -71,7 +71,7 @@ TIMINGS = ("seconds", "images_per_second")
 class Run:
     """What the loop works with, built once by :func:`setup`."""
 
-    config: TrainConfig
+    config: ClassifyConfig
     context: runtime.DistributedContext
     device: torch.device
     splits: ImageSplits
@@ -107,7 +107,7 @@ class State:
     guard: NonFiniteGuard | None = None
 
 
-def train(config: TrainConfig, splits: ImageSplits | None = None) -> TrainResult:
+def train(config: ClassifyConfig, splits: ImageSplits | None = None) -> TrainResult:
     """Train ``config.model`` on ``config.data`` (or on ``splits`` when given); see the module
     docstring for what the loop guarantees."""
     config.check()
@@ -126,7 +126,7 @@ def train(config: TrainConfig, splits: ImageSplits | None = None) -> TrainResult
 # --------------------------------------------------------------------------------------------
 
 
-def setup(config: TrainConfig, splits, context: runtime.DistributedContext) -> Run:
+def setup(config: ClassifyConfig, splits, context: runtime.DistributedContext) -> Run:
     """Device, data, model, optimizer and run directory."""
     from dualnet.data import load_images
 
@@ -165,7 +165,7 @@ def setup(config: TrainConfig, splits, context: runtime.DistributedContext) -> R
     )
 
 
-def wrap_model(config: TrainConfig, raw_model, context, device: torch.device):
+def wrap_model(config: ClassifyConfig, raw_model, context, device: torch.device):
     """``raw_model`` compiled and/or wrapped for data-parallel training, as configured."""
     model = raw_model
     if config.compile and isinstance(raw_model, torch.nn.Module):
@@ -180,7 +180,7 @@ def wrap_model(config: TrainConfig, raw_model, context, device: torch.device):
     return model
 
 
-def build_optimizer(config: TrainConfig, model):
+def build_optimizer(config: ClassifyConfig, model):
     if config.level == "barebones":
         return barebones.HandWrittenSGD(model.parameters(), lr=config.lr)
     params = list(model.parameters())
@@ -324,7 +324,9 @@ def batch_for_step(run: Run, step: int) -> tuple[torch.Tensor, torch.Tensor]:
     return shard(images, run.context), shard(labels, run.context)
 
 
-def learning_rate(config: TrainConfig, step: int, total_steps: int, steps_per_epoch: int) -> float:
+def learning_rate(
+    config: ClassifyConfig, step: int, total_steps: int, steps_per_epoch: int
+) -> float:
     """The learning rate at ``step``: linear warm-up, then cosine decay to 0, steps of 0.1 at
     50 % and 75 % of training, or constant."""
     warmup = int(config.warmup_epochs * steps_per_epoch)

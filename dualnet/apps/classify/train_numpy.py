@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from dualnet import metrics
 from dualnet.apps import figures, runs
-from dualnet.apps.classify.config import CHECKPOINT_FORMAT, TrainConfig
+from dualnet.apps.classify.config import CHECKPOINT_FORMAT, ClassifyConfig
 from dualnet.apps.classify.models import build_numpy_model
 from dualnet.apps.loop import TrainResult
 from dualnet.apps.settings import ConfigError
@@ -45,14 +45,14 @@ def normalised_arrays(splits: ImageSplits, subset: int | None) -> dict[str, np.n
     return arrays
 
 
-def update_rule(config: TrainConfig) -> tuple[str, dict]:
+def update_rule(config: ClassifyConfig) -> tuple[str, dict]:
     """The ``Solver``'s update rule and its configuration for ``config``."""
     if config.optimizer == "sgd" and config.momentum:
         return "sgd_momentum", {"learning_rate": config.lr, "momentum": config.momentum}
     return config.optimizer, {"learning_rate": config.lr}
 
 
-def epoch_recorder(config: TrainConfig, log: runs.MetricsLog, history: list, steps: int):
+def epoch_recorder(config: ClassifyConfig, log: runs.MetricsLog, history: list, steps: int):
     """The ``Solver``'s ``on_epoch_end`` callback: one record per epoch, the curves redrawn."""
     clock = [time.perf_counter()]
 
@@ -83,7 +83,7 @@ def epoch_recorder(config: TrainConfig, log: runs.MetricsLog, history: list, ste
     return on_epoch_end
 
 
-def train_numpy(config: TrainConfig, splits: ImageSplits | None = None) -> TrainResult:
+def train_numpy(config: ClassifyConfig, splits: ImageSplits | None = None) -> TrainResult:
     """Train the ``reference_numpy`` model ``config.model`` with the ``Solver``."""
     from dualnet.data import load_images
     from reference_numpy.solver import Solver
