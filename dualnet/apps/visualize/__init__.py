@@ -6,7 +6,7 @@ module                     holds
 =========================  ==================================================================
 ``data``                   the images an action looks at: files, the bundled photographs
                            with their boxes, the embedded test images with their masks
-``methods``                the methods of either backend on torch tensors
+``methods``                the twins of both backends called by name on torch tensors
 ``saliency``               saliency maps, SmoothGrad, integrated gradients, and their scores
 ``fooling``                fooling images: each image moved to a wrong class
 ``attacks``                accuracy under FGSM and PGD

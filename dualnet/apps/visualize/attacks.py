@@ -24,23 +24,23 @@ import torch
 from matplotlib.figure import Figure
 
 from dualnet.apps.visualize.fooling import random_wrong_targets
-from dualnet.apps.visualize.methods import methods_for
+from dualnet.apps.visualize.methods import call, scores
 
 EPSILONS = (0.0, 0.5 / 255, 1 / 255, 2 / 255, 4 / 255, 8 / 255)
 PGD_STEPS = 10
 
 
-def accuracy(methods, X, inputs) -> float:
+def accuracy(network, X, inputs) -> float:
     """The share of ``X`` (the images of ``inputs``, perhaps attacked) classified right."""
-    return float(inputs.correct(methods.scores(X).argmax(dim=1)).float().mean())
+    return float(inputs.correct(scores(network, X).argmax(dim=1)).float().mean())
 
 
-def success(methods, X, targets) -> float:
+def success(network, X, targets) -> float:
     """The share of ``X`` classified as its target."""
-    return float((methods.scores(X).argmax(dim=1) == targets).float().mean())
+    return float((scores(network, X).argmax(dim=1) == targets).float().mean())
 
 
-def attack_accuracies(methods, inputs, right, targets, eps: float, clean: float, generator):
+def attack_accuracies(network, inputs, right, targets, eps: float, clean: float, generator):
     """Clean (given), FGSM and PGD accuracy at budget ``eps``, and targeted PGD's success (the
     share of images classified as their ``targets``). The untargeted attacks move away from
     ``right``, the labels or the mask of the classes that count as right."""
@@ -50,17 +50,18 @@ def attack_accuracies(methods, inputs, right, targets, eps: float, clean: float,
             "accuracy": clean,
             "fgsm_accuracy": clean,
             "pgd_accuracy": clean,
-            "targeted_pgd_success": success(methods, X, targets),
+            "targeted_pgd_success": success(network, X, targets),
         }
     start = 2 * torch.rand(X.shape, generator=generator) - 1
     step = 2.5 * eps / PGD_STEPS
-    towards = methods.pgd(X, targets, eps, step, PGD_STEPS, start, targeted=True)
-    away = methods.pgd(X, right, eps, step, PGD_STEPS, start)
+    towards = call(network, "pgd", X, targets, eps, step, PGD_STEPS, True, start).float()
+    away = call(network, "pgd", X, right, eps, step, PGD_STEPS, False, start).float()
+    fooled = call(network, "fgsm", X, right, eps).float()
     return {
         "accuracy": clean,
-        "fgsm_accuracy": accuracy(methods, methods.fgsm(X, right, eps), inputs),
-        "pgd_accuracy": accuracy(methods, away, inputs),
-        "targeted_pgd_success": success(methods, towards, targets),
+        "fgsm_accuracy": accuracy(network, fooled, inputs),
+        "pgd_accuracy": accuracy(network, away, inputs),
+        "targeted_pgd_success": success(network, towards, targets),
     }
 
 
@@ -71,12 +72,11 @@ def run_attack(network, inputs, eps: float, generator):
             "photographs for an ImageNet network, the embedded test images for an embedded "
             "one), or give imagenet_val_25.npz to an ImageNet network"
         )
-    methods = methods_for(network)
-    clean = accuracy(methods, inputs.images, inputs)
+    clean = accuracy(network, inputs.images, inputs)
     targets = random_wrong_targets(inputs.labels, len(network.classes), generator)
     right = inputs.right_classes(len(network.classes))
     curve = {
-        e: attack_accuracies(methods, inputs, right, targets, e, clean, generator)
+        e: attack_accuracies(network, inputs, right, targets, e, clean, generator)
         for e in sorted({*EPSILONS, eps})
     }
     summary = {"eps": eps, **curve[eps], "pgd_steps": PGD_STEPS, "n_images": len(inputs.images)}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from matplotlib.figure import Figure
 
-from dualnet.apps.visualize.methods import methods_for
+from dualnet.apps.visualize.methods import call, scores
 
 DEFAULTS = {"l2_reg": 1e-3, "learning_rate": 5.0, "blur_every": 10, "blur_sigma": 0.5}
 ITERATIONS = 100
@@ -39,12 +39,11 @@ def schedule(count: int, size: int, iterations: int, generator):
 
 
 def run_classes(network, targets: list[int], iterations: int, learning_rate: float, generator):
-    methods = methods_for(network)
     start, jitters = schedule(len(targets), network.image_size, iterations, generator)
     target = torch.tensor(targets)
     options = {**DEFAULTS, "learning_rate": learning_rate}
-    images = methods.class_visualization(target, start, jitters, **options)
-    probabilities = methods.scores(images).softmax(dim=1)
+    images = call(network, "class_visualization", target, start, jitters, **options).float()
+    probabilities = scores(network, images).softmax(dim=1)
     confidence = probabilities.gather(1, target.view(-1, 1)).squeeze(1)
     summary = {
         "classes": [network.classes[k] for k in targets],

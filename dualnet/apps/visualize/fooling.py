@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from matplotlib.figure import Figure
 
-from dualnet.apps.visualize.methods import methods_for
+from dualnet.apps.visualize.methods import call, scores
 
 FIGURE_IMAGES = 6
 
@@ -32,9 +32,8 @@ def random_wrong_targets(labels: torch.Tensor, num_classes: int, generator) -> t
 def run_fooling(
     network, inputs, target, learning_rate, max_iter, generator, objective="log_probability"
 ):
-    methods = methods_for(network)
     X = inputs.images
-    labels = inputs.labels if inputs.labels is not None else methods.scores(X).argmax(dim=1)
+    labels = inputs.labels if inputs.labels is not None else scores(network, X).argmax(dim=1)
     if target is None:
         targets = random_wrong_targets(labels, len(network.classes), generator)
     else:
@@ -45,7 +44,16 @@ def run_fooling(
                 f"({inputs.names[same[0]]}): choose another class, or leave --target out"
             )
         targets = torch.full_like(labels, target)
-    fooled, iterations = methods.fooling(X, targets, learning_rate, max_iter, objective)
+    fooled, iterations = call(
+        network,
+        "make_fooling_image",
+        X,
+        targets,
+        learning_rate=learning_rate,
+        max_iter=max_iter,
+        objective=objective,
+    )
+    fooled = fooled.float()
     success = iterations <= max_iter
     change = (fooled - X).flatten(1).abs()
     linf = change.amax(dim=1)
@@ -60,7 +68,7 @@ def run_fooling(
         objective=objective,
         n_images=len(X),
     )
-    after = methods.scores(fooled).argmax(dim=1)
+    after = scores(network, fooled).argmax(dim=1)
     names = network.classes
     captions = [(names[a], names[b]) for a, b in zip(labels.tolist(), after.tolist(), strict=True)]
     return summary, fooling_figure(X, fooled, captions)

@@ -1,10 +1,16 @@
-"""One interface to the methods of both backends, on torch tensors.
+"""The methods of both backends, called by name on torch tensors.
 
-:func:`methods_for` returns an object whose methods take and return CPU tensors of pixels in
-[0, 1] and call ``torch_impl.visualization`` (a PyTorch network) or
-``reference_numpy.visualization`` (a NumPy network, whose gradients are hand-derived). The
-random draws (noise, random starts, jitters) are made here, once, and handed to either
-backend, so the two compute the same thing.
+``torch_impl.visualization`` and ``reference_numpy.visualization`` are twins: the same
+functions under the same names with the same arguments. :func:`call` runs the function of the
+network's backend, ``call(network, "saliency_map", X, y)``: a PyTorch network gets the
+tensors on its device; a NumPy network (its gradients hand-derived) gets NumPy arrays, the
+image argument (the first floating-point tensor: ``X``, or ``start`` for class
+visualization) in the network's dtype and the others (labels, targets, random draws, random
+starts) as they are. The results come back as CPU tensors of the backend's dtype.
+
+The random draws (noise, random starts, jitters) are made by the caller, once, and handed to
+either backend, so the two compute the same thing. :func:`scores` gives the class scores
+``(N, K)``.
 """
 
 from __future__ import annotations
@@ -15,112 +21,48 @@ import torch
 from reference_numpy import visualization as numpy_methods
 from torch_impl import visualization as torch_methods
 
-
-class TorchMethods:
-    def __init__(self, network):
-        self.model, self.device = network.model, network.device
-
-    def _run(self, function, X, *tensors, **options):
-        moved = [t.to(self.device) for t in (X, *tensors)]
-        result = function(self.model, *moved, **options)
-        if isinstance(result, tuple):
-            return tuple(r.detach().cpu() for r in result)
-        return result.detach().cpu()
-
-    def scores(self, X: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            return torch.cat(
-                [self.model(X[i : i + 64].to(self.device)).cpu() for i in range(0, len(X), 64)]
-            )
-
-    def saliency(self, X, y):
-        return self._run(torch_methods.saliency_map, X, y)
-
-    def smoothgrad(self, X, y, draws: torch.Tensor, noise: float):
-        return self._run(torch_methods.smoothgrad, X, y, draws, noise=noise)
-
-    def integrated_gradients(self, X, y, steps: int):
-        return self._run(torch_methods.integrated_gradients, X, y, steps=steps)
-
-    def fooling(self, X, target, learning_rate: float, max_iter: int, objective: str):
-        return self._run(
-            torch_methods.make_fooling_image,
-            X,
-            target,
-            learning_rate=learning_rate,
-            max_iter=max_iter,
-            objective=objective,
-        )
-
-    def fgsm(self, X, y, eps: float):
-        return self._run(torch_methods.fgsm, X, y, eps=eps)
-
-    def pgd(self, X, y, eps: float, step_size: float, steps: int, start, targeted=False):
-        return self._run(
-            torch_methods.pgd,
-            X,
-            y,
-            eps=eps,
-            step_size=step_size,
-            steps=steps,
-            targeted=targeted,
-            start=start.to(self.device),
-        )
-
-    def class_visualization(self, target, start, jitters, **options):
-        return self._run(
-            torch_methods.class_visualization, target, start, jitters=jitters, **options
-        )
+BACKENDS = {"torch": torch_methods, "numpy": numpy_methods}
 
 
-class NumpyMethods:
-    def __init__(self, network):
-        self.model = network.model
-        self.dtype = network.model.model.dtype
-
-    def _array(self, X: torch.Tensor) -> np.ndarray:
-        return X.numpy().astype(self.dtype)
-
-    def scores(self, X: torch.Tensor) -> torch.Tensor:
-        probe = np.zeros((len(X), self.model.num_classes), dtype=self.dtype)
-        return torch.from_numpy(self.model.input_gradient(self._array(X), probe)[0]).float()
-
-    def saliency(self, X, y):
-        return torch.from_numpy(numpy_methods.saliency_map(self.model, self._array(X), y.numpy()))
-
-    def smoothgrad(self, X, y, draws: torch.Tensor, noise: float):
-        maps = numpy_methods.smoothgrad(self.model, self._array(X), y.numpy(), draws.numpy(), noise)
-        return torch.from_numpy(maps)
-
-    def integrated_gradients(self, X, y, steps: int):
-        attributions = numpy_methods.integrated_gradients(
-            self.model, self._array(X), y.numpy(), steps=steps
-        )
-        return torch.from_numpy(attributions)
-
-    def fooling(self, X, target, learning_rate: float, max_iter: int, objective: str):
-        fooled, iterations = numpy_methods.make_fooling_image(
-            self.model, self._array(X), target.numpy(), learning_rate, max_iter, objective
-        )
-        return torch.from_numpy(fooled).float(), torch.from_numpy(iterations)
-
-    def fgsm(self, X, y, eps: float):
-        return torch.from_numpy(
-            numpy_methods.fgsm(self.model, self._array(X), y.numpy(), eps)
-        ).float()
-
-    def pgd(self, X, y, eps: float, step_size: float, steps: int, start, targeted=False):
-        adversarial = numpy_methods.pgd(
-            self.model, self._array(X), y.numpy(), eps, step_size, steps, targeted, start.numpy()
-        )
-        return torch.from_numpy(adversarial).float()
-
-    def class_visualization(self, target, start, jitters, **options):
-        image = numpy_methods.class_visualization(
-            self.model, target.numpy(), self._array(start), jitters, **options
-        )
-        return torch.from_numpy(image).float()
+def call(network, name: str, *tensors, **options):
+    """``name(network.model, *tensors, **options)`` in the network's backend (see the module
+    docstring); a tuple of results comes back as a tuple."""
+    function = getattr(BACKENDS[network.backend], name)
+    if network.backend == "numpy":
+        result = function(network.model, *numpy_arguments(network, tensors), **options)
+        convert = torch.from_numpy
+    else:
+        moved = [t.to(network.device) if isinstance(t, torch.Tensor) else t for t in tensors]
+        result = function(network.model, *moved, **options)
+        convert = lambda tensor: tensor.detach().cpu()  # noqa: E731
+    if isinstance(result, tuple):
+        return tuple(convert(r) for r in result)
+    return convert(result)
 
 
-def methods_for(network) -> TorchMethods | NumpyMethods:
-    return NumpyMethods(network) if network.backend == "numpy" else TorchMethods(network)
+def numpy_arguments(network, tensors) -> list:
+    """The tensors as NumPy arrays, the first floating-point one in the network's dtype."""
+    arguments, cast = [], False
+    for tensor in tensors:
+        if not isinstance(tensor, torch.Tensor):
+            arguments.append(tensor)
+            continue
+        array = tensor.numpy()
+        if tensor.is_floating_point() and not cast:
+            array, cast = array.astype(network.model.model.dtype), True
+        arguments.append(array)
+    return arguments
+
+
+def scores(network, X: torch.Tensor) -> torch.Tensor:
+    """The class scores ``(N, K)`` of images ``X`` ``(N, C, H, W)`` (CPU, float32 for NumPy)."""
+    if network.backend == "numpy":
+        model = network.model
+        images = X.numpy().astype(model.model.dtype)
+        probe = np.zeros((len(X), model.num_classes), dtype=model.model.dtype)
+        return torch.from_numpy(model.input_gradient(images, probe)[0]).float()
+    with torch.no_grad():
+        chunks = [
+            network.model(X[i : i + 64].to(network.device)).cpu() for i in range(0, len(X), 64)
+        ]
+    return torch.cat(chunks)

@@ -28,7 +28,7 @@ import torch
 from matplotlib.figure import Figure
 
 from dualnet.apps.networks import random_copy
-from dualnet.apps.visualize.methods import methods_for
+from dualnet.apps.visualize.methods import call, scores
 
 FIGURE_IMAGES = 8
 SMOOTHGRAD_SAMPLES = 12
@@ -40,10 +40,10 @@ POINTING_GAME_TOLERANCE = 15 / 224
 """The pointing game's tolerance as a share of the image side (15 pixels at 224)."""
 
 
-def explained_classes(methods, inputs) -> torch.Tensor:
+def explained_classes(network, inputs) -> torch.Tensor:
     if inputs.labels is not None:
         return inputs.labels
-    return methods.scores(inputs.images).argmax(dim=1)
+    return scores(network, inputs.images).argmax(dim=1)
 
 
 def pointing(maps: torch.Tensor, masks: torch.Tensor) -> tuple[float, float]:
@@ -76,25 +76,24 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((x * y).sum() / (x.norm() * y.norm()).clamp_min(1e-12))
 
 
-def explanation_maps(methods, X, y, draws) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+def explanation_maps(network, X, y, draws) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """The three maps ``(N, H, W)`` of each image: saliency, SmoothGrad, and the integrated
     gradients' largest absolute attribution over the channels; and those attributions
     ``(N, C, H, W)``."""
-    attributions = methods.integrated_gradients(X, y, IG_STEPS)
+    attributions = call(network, "integrated_gradients", X, y, steps=IG_STEPS)
     maps = {
-        "saliency": methods.saliency(X, y),
-        "smoothgrad": methods.smoothgrad(X, y, draws, SMOOTHGRAD_NOISE),
+        "saliency": call(network, "saliency_map", X, y),
+        "smoothgrad": call(network, "smoothgrad", X, y, draws, noise=SMOOTHGRAD_NOISE),
         "ig": attributions.abs().amax(1),
     }
     return maps, attributions
 
 
 def run_saliency(network, inputs, generator: torch.Generator) -> tuple[dict, Figure]:
-    methods = methods_for(network)
-    X, y = inputs.images, explained_classes(methods, inputs)
+    X, y = inputs.images, explained_classes(network, inputs)
     draws = torch.randn((SMOOTHGRAD_SAMPLES, *X.shape), generator=generator)
-    maps, attributions = explanation_maps(methods, X, y, draws)
-    random_maps, _ = explanation_maps(methods_for(random_copy(network)), X, y, draws)
+    maps, attributions = explanation_maps(network, X, y, draws)
+    random_maps, _ = explanation_maps(random_copy(network), X, y, draws)
     summary = {"n_images": len(X)}
     for method, prefix in (("saliency", ""), ("smoothgrad", "smoothgrad_"), ("ig", "ig_")):
         if inputs.masks is not None:
@@ -108,7 +107,7 @@ def run_saliency(network, inputs, generator: torch.Generator) -> tuple[dict, Fig
         summary[f"{prefix}randomization_rank_correlation"] = float(
             np.mean([spearman(a, b) for a, b in pairs])
         )
-    summary["ig_completeness_error"] = completeness_error(methods, X, y, attributions)
+    summary["ig_completeness_error"] = completeness_error(network, X, y, attributions)
     shown = slice(0, FIGURE_IMAGES)
     names = [network.classes[k] for k in y[shown].tolist()]
     masks = None if inputs.masks is None else inputs.masks[shown]
@@ -116,11 +115,11 @@ def run_saliency(network, inputs, generator: torch.Generator) -> tuple[dict, Fig
     return summary, figure
 
 
-def completeness_error(methods, X, y, attributions) -> float:
-    scores = methods.scores(X).gather(1, y.view(-1, 1)).squeeze(1)
-    baseline = methods.scores(torch.zeros_like(X)).gather(1, y.view(-1, 1)).squeeze(1)
-    gap = (attributions.flatten(1).sum(dim=1).float() - (scores - baseline)).abs()
-    return float(gap.max() / (scores - baseline).abs().max().clamp_min(1e-12))
+def completeness_error(network, X, y, attributions) -> float:
+    score = scores(network, X).gather(1, y.view(-1, 1)).squeeze(1)
+    baseline = scores(network, torch.zeros_like(X)).gather(1, y.view(-1, 1)).squeeze(1)
+    gap = (attributions.flatten(1).sum(dim=1).float() - (score - baseline)).abs()
+    return float(gap.max() / (score - baseline).abs().max().clamp_min(1e-12))
 
 
 def saliency_figure(images, rows: list[torch.Tensor], names: list[str], masks=None) -> Figure:
