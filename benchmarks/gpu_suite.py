@@ -159,13 +159,13 @@ def run_prepare(ctx: Context) -> dict:
     if ctx.quick:
         write_tiny_coco_pt(ctx.work / "coco.pt")
     else:
-        from dualnet.experiments.caption import config as caption_config
-        from dualnet.experiments.caption.train import prepare
+        from dualnet.apps.caption import config as caption_config
+        from dualnet.apps.caption.train import prepare
 
         caption = caption_config.make_config(cell="attention", progress=False)
         timed("caption scenes and their Lite0 features", None, lambda: prepare(caption))
-    from dualnet.experiments.gan import load_digits, load_scorer
-    from dualnet.experiments.gan.scorer import scorer_path
+    from dualnet.apps.gan import load_digits, load_scorer
+    from dualnet.apps.gan.scorer import scorer_path
 
     digits = load_digits("embedded")
     cached = scorer_path(data_root(), digits).is_file()
@@ -311,9 +311,9 @@ def run_classify(ctx: Context) -> dict:
     start = time.perf_counter()
     summary = dualnet(command)
     wall = time.perf_counter() - start
-    reached = summary["test_acc"] is not None and summary["test_acc"] >= 0.93
+    reached = summary.get("accuracy", 0.0) >= 0.93
     headline = {
-        "test_acc": summary["test_acc"],
+        "accuracy": summary.get("accuracy"),
         "reached_93": reached,
         "wall_seconds": wall,
         "training_seconds": summary["seconds"],
@@ -326,15 +326,15 @@ def run_classify(ctx: Context) -> dict:
 def fool_commands(ctx: Context) -> list[list[str]]:
     command = ["visualize", "fool", "--device", ctx.device]
     if ctx.quick:  # the network classify-93 trained, not the stand-in (minutes on a CPU)
-        command += ["--model", ctx.out("classify-93"), "--n-images", "2", "--max-iter", "5"]
+        command += ["--model", ctx.out("classify-93"), "--n-images", "2", "--steps", "5"]
     return [[*command, "--out", ctx.out("visualize-fool")]]
 
 
 def run_fool(ctx: Context) -> dict:
     (command,) = fool_commands(ctx)
     summary = dualnet(command)
-    keys = ("success_rate", "mean_iterations", "mean_linf")
-    return {"headline": {k: summary[k] for k in keys}, "details": summary}
+    keys = ("success_rate", "mean_steps", "mean_linf")
+    return {"headline": {k: summary.get(k) for k in keys}, "details": summary}
 
 
 def style_commands(ctx: Context, parser=None) -> list[list[str]]:
@@ -364,12 +364,12 @@ def run_style(ctx: Context) -> dict:
 def caption_commands(ctx: Context) -> list[list[str]]:
     run = ctx.out("caption-attention")
     train = ["caption", "train", "--cell", "attention", "--device", ctx.device]
-    evaluate = ["caption", "eval", run]  # decodes on the CPU: the command has no --device
+    evaluate = ["caption", "eval", run, "--device", ctx.device]
     if ctx.quick:
         train += ["--data", "coco.pt", ctx.out("coco.pt"), "--encoder", "random"]
         train += ["--data-root", ctx.out("caption-cache"), "--epochs", "1", "--batch-size", "6"]
         train += ["--hidden-dim", "16", "--wordvec-dim", "8"]
-        evaluate += ["--limit", "3"]
+        evaluate += ["--n-images", "3"]
     return [[*train, "--out", run], [*evaluate, "--out", ctx.out("caption-eval")]]
 
 
@@ -393,7 +393,7 @@ def gan_commands(ctx: Context) -> list[list[str]]:
     evaluate = ["gan", "eval", run, "--device", ctx.device]
     if ctx.quick:
         train += ["--steps", "4", "--batch-size", "16", "--log-every", "2", "--sample-every", "2"]
-        evaluate += ["--n-samples", "100"]
+        evaluate += ["--n-images", "100"]
     return [[*train, "--out", run], [*evaluate, "--out", ctx.out("gan-eval")]]
 
 

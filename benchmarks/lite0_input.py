@@ -25,8 +25,8 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import print_table  # noqa: E402
 
+from dualnet.apps import networks  # noqa: E402
 from dualnet.data import photos  # noqa: E402
-from dualnet.experiments import networks  # noqa: E402
 from torch_impl.models import efficientnet  # noqa: E402
 
 NORMALISATIONS = {

@@ -24,7 +24,7 @@ import torchvision
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import print_table  # noqa: E402
 
-from dualnet.experiments.runtime import autocast  # noqa: E402
+from dualnet.apps.runtime import autocast  # noqa: E402
 from torch_impl.models.resnet import resnet  # noqa: E402
 
 OURS = ("resnet-preact20", "resnet-preact56", "resnet18")

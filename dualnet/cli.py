@@ -15,7 +15,7 @@
 
 ``dualnet <application> <action> [options] --out DIR``
     One line per application below adds its commands (``dualnet classify train|eval|models``);
-    each application package (:mod:`dualnet.experiments`) defines them in its ``cli`` module
+    each application package (:mod:`dualnet.apps`) defines them in its ``cli`` module
     (``dualnet visualize ...``, ``dualnet caption ...``, ``dualnet gan ...``,
     ``dualnet style ...``).
 """
@@ -30,13 +30,13 @@ import torch
 from tqdm import tqdm
 
 from dualnet import __version__, crosscheck, registry
+from dualnet.apps.caption import cli as caption
+from dualnet.apps.classify import cli as classify
+from dualnet.apps.gan import cli as gan
+from dualnet.apps.settings import Range
+from dualnet.apps.style import cli as style
+from dualnet.apps.visualize import cli as visualize
 from dualnet.crosscheck_report import format_table, report
-from dualnet.experiments.caption import cli as caption
-from dualnet.experiments.classify import cli as classify
-from dualnet.experiments.gan import cli as gan
-from dualnet.experiments.options import Range
-from dualnet.experiments.style import cli as style
-from dualnet.experiments.visualize import cli as visualize
 from dualnet.learner import cli as learner
 
 

@@ -79,15 +79,13 @@ def saliency_map(model, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def smoothgrad(
-    model, X: torch.Tensor, y: torch.Tensor, samples: int = 25, noise: float = 0.1, generator=None
+    model, X: torch.Tensor, y: torch.Tensor, noise_draws: torch.Tensor, noise: float = 0.1
 ) -> torch.Tensor:
-    r"""SmoothGrad ``(N, H, W)``: the mean of the saliency maps of ``samples`` copies of ``X``
-    with Gaussian noise of standard deviation ``noise`` (pixel units) added."""
-    total = torch.zeros(X.shape[0], *X.shape[2:], dtype=X.dtype, device=X.device)
-    for _ in range(samples):
-        noisy = X + noise * torch.randn(X.shape, generator=generator, dtype=X.dtype).to(X.device)
-        total += saliency_map(model, noisy, y)
-    return total / samples
+    r"""SmoothGrad ``(N, H, W)``: the mean saliency map of ``X + noise * z`` over the standard
+    normal draws ``noise_draws`` ``(samples, N, C, H, W)`` (drawn by the caller, so that both
+    backends can be given the same draws)."""
+    total = sum(saliency_map(model, X + noise * z.to(X), y) for z in noise_draws)
+    return total / len(noise_draws)
 
 
 def integrated_gradients(

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from dualnet.experiments.gan.plots import tile
+from dualnet.apps.gan.plots import tile
 
 OUTPUT = Path(__file__).resolve().parents[1] / "_static" / "gan_progress.png"
 RUNS = [(model, loss) for model in ("fc", "dc") for loss in ("vanilla", "ls", "wgan-gp")]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from dualnet.apps.networks import imagenet_classes
 from dualnet.data import photos
-from dualnet.experiments.networks import imagenet_classes
 
 OUTPUT = Path(__file__).resolve().parents[1] / "_static" / "photos.png"
 

@@ -24,8 +24,8 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
+from dualnet.apps import figures
 from dualnet.data import load_images
-from dualnet.experiments import figures
 
 splits = load_images("embedded")
 images, labels = splits.train
@@ -61,12 +61,12 @@ examples = figures.image_grid(images[first_of_each].numpy(), list(splits.classes
 #
 # Training
 # --------
-# ``dualnet.experiments.classify.train`` runs the same loop for every level; for the
+# ``dualnet.apps.classify.train`` runs the same loop for every level; for the
 # barebones level the optimizer is the hand-written step, so all three use plain SGD here.
 
 import tempfile
 
-from dualnet.experiments import classify
+from dualnet.apps import classify
 
 workdir = tempfile.mkdtemp()
 results = {}
@@ -87,7 +87,7 @@ for level in classify.LEVELS:
     started = time.perf_counter()
     results[level] = classify.train(config, splits=splits)
     print(
-        f"{level:>10}: test accuracy {results[level].test_acc:.3f} "
+        f"{level:>10}: test accuracy {results[level].accuracy:.3f} "
         f"({time.perf_counter() - started:.0f} s)"
     )
 
@@ -128,5 +128,5 @@ config = classify.make_config(
     figures=False,
 )
 convnet = classify.train(config, splits=splits)
-print(f"convnet3: test accuracy {convnet.test_acc:.3f}")
+print(f"convnet3: test accuracy {convnet.accuracy:.3f}")
 curves = figures.learning_curves(convnet.history, title="convnet3 (nn.Module)")

@@ -18,8 +18,8 @@ import tempfile
 import numpy as np
 
 from dualnet import metrics
+from dualnet.apps import classify, figures, runs, runtime
 from dualnet.data import load_images
-from dualnet.experiments import classify, figures, runs, runtime
 
 splits = load_images("embedded")
 config = classify.make_config(
@@ -31,7 +31,7 @@ config = classify.make_config(
     figures=False,
 )
 result = classify.train(config, splits=splits)
-print(f"test accuracy after {config.epochs} epochs: {result.test_acc:.3f}")
+print(f"test accuracy after {config.epochs} epochs: {result.accuracy:.3f}")
 print(f"training speed: {np.mean([r['images_per_second'] for r in result.history]):.0f} images/s")
 curves = figures.learning_curves(result.history, title="resnet-preact20")
 
@@ -41,9 +41,10 @@ curves = figures.learning_curves(result.history, title="resnet-preact20")
 # The confusion matrix counts, for every true class (row), which class the network predicted
 # (column); the grid below shows test images it got wrong.
 
-summary = classify.evaluate_checkpoint(f"{config.out_dir}/last.pt", splits=splits, device="cpu")
+summary = classify.evaluate_run(f"{config.out_dir}/last.pt", splits=splits, device="cpu")
 print(
-    "accuracy per class:", {name: round(acc, 3) for name, acc in summary["per_class_acc"].items()}
+    "accuracy per class:",
+    {name: round(acc, 3) for name, acc in summary["per_class_accuracy"].items()},
 )
 
 device = runtime.resolve_device("cpu")
@@ -55,7 +56,7 @@ predictions = (
     classify.predict(model, test_images, splits.mean, splits.std, device).argmax(1).numpy()
 )
 counts = metrics.confusion_matrix(predictions, test_labels.numpy(), len(splits.classes))
-matrix = figures.confusion(counts, splits.classes, title=f"test accuracy {summary['acc']:.3f}")
+matrix = figures.confusion(counts, splits.classes, title=f"test accuracy {summary['accuracy']:.3f}")
 
 # %%
 

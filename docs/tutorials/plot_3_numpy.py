@@ -18,8 +18,8 @@ import time
 import numpy as np
 import torch
 
+from dualnet.apps import classify, figures
 from dualnet.data import load_images
-from dualnet.experiments import classify, figures
 
 splits = load_images("embedded")
 config = classify.make_config(
@@ -33,7 +33,7 @@ config = classify.make_config(
 )
 started = time.perf_counter()
 result = classify.train_numpy(config, splits=splits)
-print(f"test accuracy {result.test_acc:.3f} after {time.perf_counter() - started:.0f} s")
+print(f"test accuracy {result.accuracy:.3f} after {time.perf_counter() - started:.0f} s")
 curves = figures.learning_curves(result.history, title="NumPy ThreeLayerConvNet")
 
 # %%

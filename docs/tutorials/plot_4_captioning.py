@@ -23,10 +23,10 @@ import time
 import numpy as np
 import torch
 
-from dualnet.experiments import figures
-from dualnet.experiments.caption import bleu, data, decode, evaluate, features, make_config
-from dualnet.experiments.caption.train import Prepared
-from dualnet.experiments.caption.train import train as train_captioner
+from dualnet.apps import figures
+from dualnet.apps.caption import bleu, data, decode, encoders, evaluate, make_config
+from dualnet.apps.caption.train import Prepared
+from dualnet.apps.caption.train import train as train_captioner
 
 started = time.perf_counter()
 root = tempfile.mkdtemp()
@@ -45,8 +45,8 @@ for caption in data.decode_captions(test.references()[0], scenes.idx_to_word):
 # --------------
 # MobileNetV2 turns a 112x112 image into a (1280, 4, 4) map: one 1280-d vector per grid cell.
 
-encoder = features.load_encoder("random")
-maps = features.feature_maps(scenes, encoder, root, progress=False)
+encoder = encoders.load_encoder("random")
+maps = encoders.feature_maps(scenes, encoder, root, progress=False)
 print({split: value.shape for split, value in maps.items()})
 
 # %%

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dualnet.experiments import gan
-from dualnet.experiments.gan import evaluate, plots
+from dualnet.apps import gan
+from dualnet.apps.gan import evaluate, plots
 
 digits = gan.load_digits("embedded")
 images, labels = digits.train
@@ -36,7 +36,7 @@ real_digits = plots.digit_grid(images[first_of_each].numpy(), columns=10, title=
 # %%
 # A minute of DCGAN with the least-squares loss
 # ---------------------------------------------
-# :func:`~dualnet.experiments.gan.make_config` starts from the course's defaults (batches of
+# :func:`~dualnet.apps.gan.make_config` starts from the course's defaults (batches of
 # 128, noise of dimension 96, Adam at 1e-3 with betas (0.5, 0.999)); here the run is cut to
 # 100 generator steps, a third of the default, so that the page builds quickly. Every 25 steps
 # the generator draws the run's fixed noise, so the grids below show the *same* noise vectors.
@@ -68,14 +68,14 @@ curves = plots.losses(result.history, title="DCGAN, least squares")
 # and of real digits. ``fcd_real`` compares two disjoint sets of real digits (the floor),
 # ``fcd_untrained`` the run's generator before its first step (the ceiling).
 
-summary = evaluate.evaluate_run(runs / "dc-ls", n_samples=1000)
+summary = evaluate.evaluate_run(runs / "dc-ls", n_images=1000)
 for key in ("fcd", "fcd_real", "fcd_untrained", "mode_coverage", "confident_fraction"):
     print(f"{key:>20}: {summary[key]:.4g}")
 print(f"{'class_histogram':>20}: {summary['class_histogram']}")
-print(f"scorer accuracy on the 1,000 test digits: {summary['scorer_test_acc']:.3f}")
+print(f"scorer accuracy on the 1,000 test digits: {summary['scorer_accuracy']:.3f}")
 classes = plots.class_histogram(
     summary["class_histogram"],
-    round(summary["confident_fraction"] * summary["n_samples"]),
+    round(summary["confident_fraction"] * summary["n_images"]),
     title=f"classes of the confident samples (mode coverage {summary['mode_coverage']})",
 )
 

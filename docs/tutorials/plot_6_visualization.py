@@ -20,9 +20,9 @@ import time
 
 import torch
 
-from dualnet.experiments.networks import load_network
-from dualnet.experiments.visualize import attacks, class_visualization, fooling, saliency
-from dualnet.experiments.visualize.images import load_inputs
+from dualnet.apps.networks import load_network
+from dualnet.apps.visualize import attacks, class_visualization, fooling, saliency
+from dualnet.apps.visualize.data import load_inputs
 
 started = time.perf_counter()
 network = load_network("efficientnet-lite0", device="cpu")

@@ -26,16 +26,16 @@ import time
 
 import torch
 
-from dualnet.experiments import style
-from dualnet.experiments.style import images, measures, plots, transfer
-from dualnet.experiments.style.config import network_layers
-from dualnet.experiments.style.losses import make_targets, objective
+from dualnet.apps import style
+from dualnet.apps.style import data, evaluate, plots, transfer
+from dualnet.apps.style.config import network_layers
+from dualnet.apps.style.losses import make_targets, objective
 
 SIZE = 128
-scene, _ = images.load_content("chelsea", SIZE)
+scene, _ = data.load_content("chelsea", SIZE)
 panels = [("content: chelsea", scene)]
-panels += [(f"style: {name}", draw(SIZE)) for name, draw in images.STYLES.items()]
-panels += [(f"texture: {name}", images.load_style(name, SIZE)[0]) for name in images.TEXTURES]
+panels += [(f"style: {name}", draw(SIZE)) for name, draw in data.STYLES.items()]
+panels += [(f"texture: {name}", data.load_style(name, SIZE)[0]) for name in data.TEXTURES]
 inputs = plots.overview(panels)
 
 # %%
@@ -64,22 +64,22 @@ for index, activation in enumerate(feats):
 # occur together and forgets where. Cutting the strokes into 16-pixel tiles and shuffling
 # them destroys the picture's layout but barely changes its Gram matrices; the content scene
 # is far away. Distances are measured in an independent random network
-# (:func:`~dualnet.experiments.style.measures.gram_distance`).
+# (:func:`~dualnet.apps.style.evaluate.gram_distance`).
 
-strokes = images.strokes(SIZE)
+strokes = data.strokes(SIZE)
 tiles = strokes.unfold(1, 16, 16).unfold(2, 16, 16)  # (3, 8, 8, 16, 16)
 order = torch.randperm(64, generator=torch.Generator().manual_seed(0))
 shuffled = tiles.reshape(3, 64, 16, 16)[:, order].reshape(3, 8, 8, 16, 16)
 shuffled = shuffled.permute(0, 1, 3, 2, 4).reshape(3, SIZE, SIZE)
-independent = measures.independent_features()
+independent = evaluate.independent_features()
 for name, image in (("strokes, tiles shuffled", shuffled), ("the cat", scene[:, :, :SIZE])):
-    print(f"{name:>24}: Gram distance {measures.gram_distance(independent, image, strokes):.3f}")
+    print(f"{name:>24}: Gram distance {evaluate.gram_distance(independent, image, strokes):.3f}")
 shuffle_figure = plots.overview([("strokes", strokes), ("tiles shuffled", shuffled)])
 
 # %%
 # Style transfer
 # --------------
-# :func:`~dualnet.experiments.style.make_config` starts from Lite0's weights for the course's
+# :func:`~dualnet.apps.style.make_config` starts from Lite0's weights for the course's
 # Starry Night preset and the course's recipe (Adam, decayed for the last tenth, clamping to
 # valid pixels in normalised space); here 100 steps at 128 pixels keep the page fast (the
 # application's default is 200 steps at 192).
@@ -111,18 +111,18 @@ transfer_curves = plots.loss_curves(result.history, title="transfer")
 
 problem, result = results["invert"]
 content = problem.net.pixels(problem.content)[0]
-rgb = measures.psnr(result.image, content)
-luma = measures.psnr(measures.luma(result.image), measures.luma(content))
+rgb = evaluate.psnr(result.image, content)
+luma = evaluate.psnr(evaluate.luma(result.image), evaluate.luma(content))
 print(f"inversion: PSNR {rgb:.1f} dB against the content, {luma:.1f} dB in brightness alone")
 inversion_strip = plots.strip(result.snapshots, title="invert: from noise to layer 2's view")
 
 problem, result = results["texture"]
-stripes_angle = measures.dominant_orientation(problem.net.pixels(problem.style)[0])
-texture_angle = measures.dominant_orientation(result.image)
+stripes_angle = evaluate.dominant_orientation(problem.net.pixels(problem.style)[0])
+texture_angle = evaluate.dominant_orientation(result.image)
 print(f"texture: spectrum oriented at {texture_angle:.0f} deg, the style's at {stripes_angle:.0f}")
 style_image = problem.net.pixels(problem.style)[0]
 print(
-    f"log power spectra correlate at {measures.spectrum_correlation(result.image, style_image):.2f}"
+    f"log power spectra correlate at {evaluate.spectrum_correlation(result.image, style_image):.2f}"
 )
 texture_strip = plots.strip(result.snapshots, title="texture: stripes from noise")
 

@@ -46,6 +46,7 @@ import torch
 
 from dualnet.data.images import ImageSplits, channel_stats
 from dualnet.data.paths import DatasetNotFoundError
+from dualnet.files import atomic_write
 
 # the values of torchvision.datasets.CIFAR10 (torchvision itself is imported only to download)
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -192,17 +193,11 @@ def extract(root: Path) -> None:
             for member in tar:
                 name = wanted.get(member.name.removeprefix("./"))
                 if name is not None and member.isfile():
-                    write_atomically(folder / name, tar.extractfile(member).read())
+                    data = tar.extractfile(member).read()
+                    atomic_write(folder / name, lambda file, data=data: file.write(data))
     except (tarfile.TarError, OSError, EOFError) as error:
         reason = f"{archive} is not a readable tar.gz archive ({type(error).__name__}: {error})"
         raise DatasetNotFoundError(missing_message(root, reason)) from error
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file next to ``path``, then rename it to ``path``."""
-    partial = path.with_name(path.name + ".part")
-    partial.write_bytes(data)
-    os.replace(partial, path)
 
 
 def md5_of(path: Path) -> str:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -40,6 +39,7 @@ import torch
 
 from dualnet.data import paths
 from dualnet.data.images import ImageSplits, channel_stats
+from dualnet.files import atomic_write
 
 VERSION = 1
 """Version of the drawing code, part of the cache file name: raise it whenever the images change."""
@@ -367,22 +367,6 @@ def _read_cache(path: Path, sizes: tuple[int, int, int], size: int) -> dict[str,
     return arrays
 
 
-def _write_cache(path: Path, arrays: dict[str, Array]) -> None:
-    """Write atomically: a temporary file in the same folder, then one rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o644)  # mkstemp creates it readable by its owner only
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def load_embedded(
     data_root: str | os.PathLike | None = None,
     sizes: tuple[int, int, int] | None = None,
@@ -434,7 +418,7 @@ def load_embedded(
         arrays["test_masks"] = masks
         if cache:
             try:
-                _write_cache(path, arrays)
+                atomic_write(path, lambda file: np.savez(file, **arrays))
             except OSError as error:
                 warnings.warn(
                     f"load_embedded: could not cache the dataset in {path}: {error}",

@@ -24,8 +24,8 @@ import sys
 from tqdm import tqdm
 
 from dualnet import crosscheck, registry
-from dualnet.experiments.options import Range
-from dualnet.experiments.output import fail
+from dualnet.apps.output import fail
+from dualnet.apps.settings import Range
 from dualnet.learner import grade, report
 from dualnet.learner.check import DEFAULT_TIMEOUT, check_learner_component, load_within
 from dualnet.learner.exercise import write_exercise

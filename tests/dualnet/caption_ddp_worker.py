@@ -9,8 +9,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from caption_helpers import tiny_prepared  # noqa: E402
 
-from dualnet.experiments.caption.config import CaptionConfig  # noqa: E402
-from dualnet.experiments.caption.train import train  # noqa: E402
+from dualnet.apps.caption.config import CaptionConfig  # noqa: E402
+from dualnet.apps.caption.train import train  # noqa: E402
 
 if __name__ == "__main__":
     config = CaptionConfig(**json.loads(sys.argv[1]))

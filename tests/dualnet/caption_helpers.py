@@ -13,8 +13,8 @@ import h5py
 import numpy as np
 import torch
 
-from dualnet.experiments.caption import data as caption_data
-from dualnet.experiments.caption import features
+from dualnet.apps.caption import data as caption_data
+from dualnet.apps.caption import encoders
 
 WORDS = ["<NULL>", "<START>", "<END>", "<UNK>", "a", "cat", "dog", "on", "the", "mat"]
 
@@ -82,14 +82,14 @@ def tiny_embedded(sizes=(60, 10, 10)):
 @functools.cache
 def tiny_maps(sizes=(60, 10, 10)) -> dict:
     """Feature maps of :func:`tiny_embedded` from the untrained, seeded MobileNetV2."""
-    encoder = features.random_encoder()
-    return features.feature_maps(tiny_embedded(sizes), encoder, tiny_root(), progress=False)
+    encoder = encoders.random_encoder()
+    return encoders.feature_maps(tiny_embedded(sizes), encoder, tiny_root(), progress=False)
 
 
 def tiny_prepared(cell: str):
-    from dualnet.experiments.caption.train import Prepared
+    from dualnet.apps.caption.train import Prepared
 
     maps = tiny_maps()
     if cell == "attention":
         return Prepared(tiny_embedded(), maps)
-    return Prepared(tiny_embedded(), {k: features.pooled(v) for k, v in maps.items()})
+    return Prepared(tiny_embedded(), {k: encoders.pooled(v) for k, v in maps.items()})

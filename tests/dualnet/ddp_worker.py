@@ -9,8 +9,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from classify_helpers import synthetic_splits  # noqa: E402
 
-from dualnet.experiments import classify  # noqa: E402
+from dualnet.apps import classify  # noqa: E402
 
 if __name__ == "__main__":
-    config = classify.TrainConfig(**json.loads(sys.argv[1]))
+    config = classify.ClassifyConfig(**json.loads(sys.argv[1]))
     classify.train(config, splits=synthetic_splits())

@@ -4,7 +4,7 @@ digits with the configuration given as JSON on the command line."""
 import json
 import sys
 
-from dualnet.experiments import gan
+from dualnet.apps import gan
 
 if __name__ == "__main__":
     config = gan.GanConfig(**json.loads(sys.argv[1]))

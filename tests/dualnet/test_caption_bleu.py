@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from nltk.translate import bleu_score
 
-from dualnet.experiments.caption import bleu
+from dualnet.apps.caption import bleu
 
 pytestmark = pytest.mark.captioning
 

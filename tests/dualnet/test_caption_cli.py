@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dualnet import cli
-from dualnet.experiments.caption import data
+from dualnet.apps.caption import data
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from caption_helpers import write_coco_pt, write_cs231n  # noqa: E402
@@ -40,7 +40,7 @@ def test_train_eval_and_sample_an_lstm_on_the_cs231n_files(cs231n_dir, tmp_path,
     for key in ("bleu1", "bleu2", "bleu3", "bleu4", "cs231n_bleu1", "blind_bleu4"):
         assert 0 <= result[key] <= 1 and key in printed
     assert "attention_pointing" not in result
-    assert cli.main(["caption", "sample", str(out), "--images", "0", "3"]) == 0
+    assert cli.main(["caption", "sample", str(out), "--rows", "0", "3"]) == 0
     assert capsys.readouterr().out.count("(reference: ") == 2
 
 
@@ -67,7 +67,7 @@ def test_the_numpy_backend_trains_with_the_captioning_solver(cs231n_dir, tmp_pat
     summary = json.loads((out / "summary.json").read_text())
     assert summary["backend"] == "numpy" and summary["steps"] == 10
     assert (out / "params.npz").is_file()
-    assert cli.main(["caption", "eval", str(out), "--limit", "3"]) == 0
+    assert cli.main(["caption", "eval", str(out), "--n-images", "3"]) == 0
 
 
 def test_attention_on_coco_pt_with_the_untrained_encoder(tmp_path, capsys):
@@ -76,7 +76,7 @@ def test_attention_on_coco_pt_with_the_untrained_encoder(tmp_path, capsys):
     args = ["caption", "train", "--cell", "attention", "--data", "coco.pt", str(path)]
     extra = ["--encoder", "random", "--data-root", str(tmp_path / "cache")]
     assert cli.main([*args, *SMALL, *QUIET, *extra, "--out", str(out)]) == 0
-    sample = ["caption", "sample", str(out), "--images", "1", "--out", str(tmp_path / "s")]
+    sample = ["caption", "sample", str(out), "--rows", "1", "--out", str(tmp_path / "s")]
     assert cli.main(sample) == 0
     assert (tmp_path / "s" / "attention-1.png").is_file()
     assert (tmp_path / "s" / "captions.png").is_file()

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
+from dualnet.apps.caption import data, encoders, scenes
 from dualnet.data import DatasetNotFoundError
-from dualnet.experiments.caption import data, features, scenes
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from caption_helpers import (  # noqa: E402
@@ -206,9 +206,9 @@ def test_cs231n_files_that_are_missing_or_bad_are_named(tmp_path):
 def test_features_are_the_4x4_map_and_its_pooled_vector_extracted_once(monkeypatch):
     maps = tiny_maps()
     assert maps["train"].shape == (60, 1280, 4, 4) and maps["train"].dtype == np.float16
-    encoder = features.random_encoder()
+    encoder = encoders.random_encoder()
     # the untrained network's batch-norm statistics are re-estimated on the training scenes
-    features.calibrate_batchnorm(encoder, tiny_embedded().splits["train"].images)
+    encoders.calibrate_batchnorm(encoder, tiny_embedded().splits["train"].images)
     images = tiny_embedded().splits["val"].images[:2]
     x = torch.from_numpy(images).float() / 255 - torch.tensor(encoder.mean).view(1, 3, 1, 1)
     x = x / torch.tensor(encoder.std).view(1, 3, 1, 1)
@@ -218,15 +218,15 @@ def test_features_are_the_4x4_map_and_its_pooled_vector_extracted_once(monkeypat
     assert expected.std() > 0.1  # not the vanishing signal of the uncalibrated network
     np.testing.assert_allclose(maps["val"][:2], expected.numpy(), rtol=2e-3, atol=2e-3)
     np.testing.assert_allclose(
-        features.pooled(maps["val"][:2]), full.flatten(1).numpy(), rtol=2e-3, atol=2e-3
+        encoders.pooled(maps["val"][:2]), full.flatten(1).numpy(), rtol=2e-3, atol=2e-3
     )
-    monkeypatch.setattr(features, "extract", lambda *a, **k: pytest.fail("extracted again"))
-    again = features.feature_maps(tiny_embedded(), encoder, tiny_root(), progress=False)
+    monkeypatch.setattr(encoders, "extract", lambda *a, **k: pytest.fail("extracted again"))
+    again = encoders.feature_maps(tiny_embedded(), encoder, tiny_root(), progress=False)
     np.testing.assert_array_equal(again["test"], maps["test"])
 
 
 def test_imagenet_weights_offline_name_the_file_and_the_flag(tmp_path, monkeypatch):
-    from dualnet.experiments import pretrained
+    from dualnet.apps import pretrained
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
 
@@ -235,7 +235,7 @@ def test_imagenet_weights_offline_name_the_file_and_the_flag(tmp_path, monkeypat
 
     monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     with pytest.raises(pretrained.WeightsNotFoundError) as error:
-        features.load_encoder("imagenet")
+        encoders.load_encoder("imagenet")
     assert "mobilenet_v2-b0353104.pth" in str(error.value)
     assert "--weights FILE" in str(error.value)
 
@@ -267,12 +267,12 @@ def test_a_scene_cell_is_the_attention_grid_cell_of_the_same_index():
 
 
 def test_mobilenet_gives_one_feature_cell_per_32_pixels():
-    network = features.mobilenet_features().features.eval()
+    network = encoders.mobilenet_features().features.eval()
     with torch.no_grad():
         sizes = {s: tuple(network(torch.zeros(1, 3, s, s)).shape[2:]) for s in (32, 112, 128)}
     # a 32-pixel training picture of the stand-in is one cell; 112 and 128 pixels give 4x4
     assert sizes == {32: (1, 1), 112: (4, 4), 128: (4, 4)}
-    assert features.STANDIN_INPUT_SIZE == features.FEATURE_STRIDE * scenes.GRID == 128
+    assert encoders.STANDIN_INPUT_SIZE == encoders.FEATURE_STRIDE * scenes.GRID == 128
 
 
 def test_the_standin_reads_every_scene_cell_as_one_of_its_training_pictures():
@@ -282,12 +282,12 @@ def test_the_standin_reads_every_scene_cell_as_one_of_its_training_pictures():
     # before them and attention pointing stayed at chance. Scaled to 128 px, the 32 pixels of
     # feature cell j are exactly scene cell j, scaled as the training pictures are.
     image = one_object_scene(cell=15)
-    scene = features.scaled(torch.from_numpy(image[None]).float(), features.STANDIN_INPUT_SIZE)
+    scene = encoders.scaled(torch.from_numpy(image[None]).float(), encoders.STANDIN_INPUT_SIZE)
     for cell in (0, 5, 15):
         row, col = divmod(cell, 4)
         window = scene[0, :, 32 * row : 32 * row + 32, 32 * col : 32 * col + 32]
         crop = torch.from_numpy(scenes.cell_pixels(image, cell)[None]).float()
-        picture = features.scaled(crop, features.STANDIN_IMAGE_SIZE)[0]
+        picture = encoders.scaled(crop, encoders.STANDIN_IMAGE_SIZE)[0]
         # identical but for the outermost pixels, which the whole image blends with its
         # neighbours and the lone cell cannot
         torch.testing.assert_close(window[:, 1:-1, 1:-1], picture[:, 1:-1, 1:-1])
@@ -310,16 +310,16 @@ def test_the_standin_pictures_are_labelled_scene_cells():
     scene = scenes.generate_split(1, seed=0, split_index=0)
     first = scene["objects"][0][scene["objects"][0][:, 0] >= 0][0]
     assert not np.array_equal(scenes.cell_pixels(scene["images"][0], first[3]), cells[0])
-    splits = features.standin_splits(0, sizes=(30, 5, 5))
+    splits = encoders.standin_splits(0, sizes=(30, 5, 5))
     assert splits.train[0].shape[1:] == (3, 32, 32) and splits.classes == scenes.OBJECT_CLASSES
 
 
 def test_the_standin_encoder_reads_scenes_at_128_pixels(tmp_path):
     # a finished stand-in run as the classification loop leaves it (weights untrained here)
-    from dualnet.experiments import classify, runs
+    from dualnet.apps import classify, runs
 
-    run_dir = features.standin_dir(tmp_path)
-    network = features.mobilenet_features(len(scenes.OBJECT_CLASSES))
+    run_dir = encoders.standin_dir(tmp_path)
+    network = encoders.mobilenet_features(len(scenes.OBJECT_CLASSES))
     runs.save_checkpoint(
         {
             "format": classify.CHECKPOINT_FORMAT,
@@ -330,17 +330,17 @@ def test_the_standin_encoder_reads_scenes_at_128_pixels(tmp_path):
         },
         run_dir / "last.pt",
     )
-    encoder = features.load_encoder("standin", data_root=tmp_path)  # the folder: finished
+    encoder = encoders.load_encoder("standin", data_root=tmp_path)  # the folder: finished
     assert encoder.input_size == 128 and not encoder.recalibrate
-    maps = features.extract(encoder, tiny_embedded().splits["val"].images[:2], progress=False)
+    maps = encoders.extract(encoder, tiny_embedded().splits["val"].images[:2], progress=False)
     assert maps.shape == (2, 1280, 4, 4)
-    assert features.random_encoder().input_size == 112
+    assert encoders.random_encoder().input_size == 112
 
 
 def test_lite0_features_are_all_18_layers_of_a_scene_read_at_112_pixels():
-    from dualnet.experiments import networks
+    from dualnet.apps import networks
 
-    encoder = features.load_encoder("lite0")
+    encoder = encoders.load_encoder("lite0")
     assert (encoder.name, encoder.input_size, encoder.recalibrate) == (
         "efficientnet-lite0",
         112,
@@ -348,7 +348,7 @@ def test_lite0_features_are_all_18_layers_of_a_scene_read_at_112_pixels():
     )
     assert encoder.mean == encoder.std == (0.5, 0.5, 0.5)  # pixels to [-1, 1]
     images = tiny_embedded().splits["val"].images[:2]
-    maps = features.extract(encoder, images, progress=False)
+    maps = encoders.extract(encoder, images, progress=False)
     assert maps.shape == (2, 1280, 4, 4) and maps.dtype == np.float16
     lite0 = networks.efficientnet_lite0()
     with torch.no_grad():
@@ -390,8 +390,8 @@ def test_at_112_pixels_every_lite0_feature_cell_is_centred_in_its_scene_cell():
 
 def test_the_rnn_and_lstm_read_pooled_vectors_standardised_on_the_training_images():
     data_ = tiny_embedded()
-    inputs = features.model_inputs(data_, "lstm", features.random_encoder(), tiny_root(), False)
-    raw = {k: features.pooled(v) for k, v in tiny_maps().items()}
+    inputs = encoders.model_inputs(data_, "lstm", encoders.random_encoder(), tiny_root(), False)
+    raw = {k: encoders.pooled(v) for k, v in tiny_maps().items()}
     train = inputs["train"]
     assert train.dtype == np.float32 and train.shape == (60, 1280)
     varying = raw["train"].std(axis=0) > 1e-6
@@ -400,18 +400,18 @@ def test_the_rnn_and_lstm_read_pooled_vectors_standardised_on_the_training_image
     mean, std = raw["train"].mean(axis=0), raw["train"].std(axis=0)
     expected = (raw["val"][:, varying] - mean[varying]) / std[varying]
     np.testing.assert_allclose(inputs["val"][:, varying], expected, rtol=1e-4, atol=1e-4)
-    maps = features.model_inputs(data_, "attention", features.random_encoder(), tiny_root(), False)
+    maps = encoders.model_inputs(data_, "attention", encoders.random_encoder(), tiny_root(), False)
     np.testing.assert_array_equal(maps["val"], tiny_maps()["val"])  # attention: the raw map
 
 
 def test_a_weights_file_belongs_to_an_imagenet_encoder():
-    from dualnet.experiments.caption import make_config
-    from dualnet.experiments.options import ConfigError
+    from dualnet.apps.caption import make_config
+    from dualnet.apps.settings import ConfigError
 
     with pytest.raises(ValueError, match="weights_file is for the lite0 and imagenet"):
-        features.load_encoder("standin", weights_file="mobilenet.pth")
+        encoders.load_encoder("standin", weights_file="mobilenet.pth")
     with pytest.raises(ValueError, match="encoder must be one of auto, lite0, imagenet"):
-        features.load_encoder("vgg")
+        encoders.load_encoder("vgg")
     with pytest.raises(ConfigError, match="--weights .* takes --encoder lite0 or imagenet"):
         make_config("lstm", encoder="random", weights="mobilenet.pth")
 
@@ -421,7 +421,7 @@ def test_a_stopped_standin_build_is_never_used(tmp_path, monkeypatch):
     nothing is cached as finished, and the next call continues the build."""
     from types import SimpleNamespace
 
-    from dualnet.experiments import classify, networks
+    from dualnet.apps import classify, networks
 
     calls = []
 
@@ -432,9 +432,9 @@ def test_a_stopped_standin_build_is_never_used(tmp_path, monkeypatch):
         return SimpleNamespace(finished=False)
 
     monkeypatch.setattr(classify, "train", stopped)
-    monkeypatch.setattr(features, "standin_splits", lambda seed: None)
+    monkeypatch.setattr(encoders, "standin_splits", lambda seed: None)
     for _ in range(2):
         with pytest.raises(networks.BuildStopped, match="stopped before it finished"):
-            features.load_encoder("standin", data_root=tmp_path)
-    assert not features.standin_dir(tmp_path).exists()
+            encoders.load_encoder("standin", data_root=tmp_path)
+    assert not encoders.standin_dir(tmp_path).exists()
     assert calls[0] is None and calls[1].endswith(".partial/last.pt")  # continued

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from dualnet import cli
-from dualnet.experiments.caption import evaluate, make_config, scenes
-from dualnet.experiments.caption.train import train
+from dualnet.apps.caption import evaluate, make_config, scenes
+from dualnet.apps.caption.train import train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from caption_helpers import tiny_prepared  # noqa: E402

@@ -15,12 +15,12 @@ import pytest
 import torch
 
 from dualnet import cli
-from dualnet.experiments.caption import make_config
+from dualnet.apps.caption import make_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from caption_helpers import tiny_prepared, write_cs231n  # noqa: E402
 
-caption_train = importlib.import_module("dualnet.experiments.caption.train")
+caption_train = importlib.import_module("dualnet.apps.caption.train")
 
 pytestmark = [pytest.mark.captioning, pytest.mark.cli]
 SMALL = ["--epochs", "2", "--batch-size", "6", "--hidden-dim", "16", "--wordvec-dim", "8"]
@@ -53,17 +53,16 @@ def test_ctrl_c_saves_the_run_and_resuming_gives_the_uninterrupted_run(
 ):
     args = ["caption", "train", "--cell", "lstm", "--data", "cs231n", str(cs231n_dir)]
     assert cli.main([*args, *SMALL, *QUIET, "--out", str(tmp_path / "whole")]) == 0
-    real_step = caption_train.optimizer_step
+    real_count = caption_train.add_to_epoch  # the end of every step
     calls = []
 
     def step_then_ctrl_c(*step_args):
-        loss = real_step(*step_args)
+        real_count(*step_args)
         calls.append(1)
         if len(calls) == 3:  # in the middle of the first of two 5-step epochs
             os.kill(os.getpid(), signal.SIGINT)
-        return loss
 
-    monkeypatch.setattr(caption_train, "optimizer_step", step_then_ctrl_c)
+    monkeypatch.setattr(caption_train, "add_to_epoch", step_then_ctrl_c)
     out = tmp_path / "split"
     capsys.readouterr()
     assert cli.main([*args, *SMALL, *QUIET, "--out", str(out)]) == 130
@@ -75,7 +74,7 @@ def test_ctrl_c_saves_the_run_and_resuming_gives_the_uninterrupted_run(
     assert checkpoint["step"] == 3 and checkpoint["epoch"]["steps"] == 3
     assert not json.loads((out / "summary.json").read_text())["finished"]
 
-    monkeypatch.setattr(caption_train, "optimizer_step", real_step)
+    monkeypatch.setattr(caption_train, "add_to_epoch", real_count)
     assert cli.main(["caption", "train", "--resume", str(out), "--no-progress"]) == 0
     assert_same_weights(weights(tmp_path / "whole"), weights(out))
     assert records(out) == records(tmp_path / "whole")  # the first epoch's mean loss included
@@ -88,7 +87,7 @@ def test_a_second_ctrl_c_interrupts_at_once_with_status_130(cs231n_dir, tmp_path
         os.kill(os.getpid(), signal.SIGINT)
         os.kill(os.getpid(), signal.SIGINT)  # the handler raises KeyboardInterrupt now
 
-    monkeypatch.setattr(caption_train, "optimizer_step", two_ctrl_c)
+    monkeypatch.setattr(caption_train, "add_to_epoch", two_ctrl_c)
     args = ["caption", "train", "--cell", "rnn", "--data", "cs231n", str(cs231n_dir)]
     assert cli.main([*args, *SMALL, *QUIET, "--out", str(tmp_path / "run")]) == 130
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored

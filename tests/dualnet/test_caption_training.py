@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from dualnet.experiments.caption import decode, make_config, scenes
-from dualnet.experiments.caption.data import CaptionDataError
+from dualnet.apps.caption import decode, make_config, scenes
+from dualnet.apps.caption.data import CaptionDataError
 from reference_numpy.captioning_solver import CaptioningSolver
 from reference_numpy.models.captioning import CaptioningRNN as NumpyCaptioning
 from torch_impl.models.captioning import CaptioningRNN as TorchCaptioning
@@ -20,8 +20,8 @@ from torch_impl.models.captioning import CaptioningRNN as TorchCaptioning
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from caption_helpers import tiny_embedded, tiny_prepared, tiny_root  # noqa: E402
 
-caption_train = importlib.import_module("dualnet.experiments.caption.train")
-caption_eval = importlib.import_module("dualnet.experiments.caption.evaluate")
+caption_train = importlib.import_module("dualnet.apps.caption.train")
+caption_eval = importlib.import_module("dualnet.apps.caption.evaluate")
 
 pytestmark = pytest.mark.captioning
 WORD_TO_IDX = {w: i for i, w in enumerate(scenes.WORDS)}
@@ -63,8 +63,11 @@ def test_numpy_and_torch_adam_loss_curves_agree_over_50_steps(cell):
         rows = replay.choice(len(data["train_captions"]), 10)
         features = torch.from_numpy(data["train_features"][data["train_image_idxs"][rows]])
         captions = torch.from_numpy(data["train_captions"][rows])
-        loss = caption_train.optimizer_step(torch_model, optimizer, features, captions)
-        torch_losses.append(float(loss))
+        loss = torch_model(features, captions)  # the step of caption_train.loop
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        torch_losses.append(float(loss.detach()))
     assert np.mean(solver.loss_history[-5:]) < 0.9 * solver.loss_history[0]  # it learns
     np.testing.assert_allclose(solver.loss_history, torch_losses, rtol=0, atol=1e-8)
     for name, value in torch_model.numpy_params().items():

@@ -11,12 +11,12 @@ import pytest
 import torch
 
 from dualnet import cli
-from dualnet.experiments.classify.train import TIMINGS
+from dualnet.apps.classify.train import TIMINGS
 
 pytestmark = [pytest.mark.classify, pytest.mark.cli]
 
 # the module, not the function ``train`` that the package exports under the same name
-train_module = importlib.import_module("dualnet.experiments.classify.train")
+train_module = importlib.import_module("dualnet.apps.classify.train")
 
 QUICK = ["--train-subset", "256", "--batch-size", "64", "--epochs", "1", "--device", "cpu"]
 
@@ -44,23 +44,28 @@ def test_train_a_resnet_then_evaluate_it(capsys, tmp_path):
     assert "run directory: runs/classify/resnet-preact32-embedded-torch-seed0" in out
     assert "epoch 1/1: train loss" in out  # one line per epoch when stdout is not a terminal
     summary = json.loads((run / "summary.json").read_text())
-    assert {"test_acc", "best_val_acc", "seconds", "images_per_second", "steps"} <= set(summary)
-    assert summary["steps"] == 4 and f"test_acc           {summary['test_acc']:.4g}" in out
+    assert {"accuracy", "best_val_accuracy", "seconds", "images_per_second", "steps"} <= set(
+        summary
+    )
+    assert summary["steps"] == 4 and f"accuracy           {summary['accuracy']:.4g}" in out
     for name in ("last.pt", "best.pt", "curves.png", "confusion.png", "config.json"):
         assert (run / name).exists(), name
 
     assert cli.main(["classify", "eval", str(run), "--json", "--out", "figs"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["model"] == "resnet-preact32" and result["images"] == 2000
-    assert result["acc"] == pytest.approx(summary["test_acc"])  # best.pt = the one epoch
+    assert result["model"] == "resnet-preact32" and result["n_images"] == 2000
+    assert result["accuracy"] == pytest.approx(summary["accuracy"])  # best.pt = the one epoch
     assert (tmp_path / "figs" / "misclassified.png").exists()
-    assert json.loads((tmp_path / "figs" / "summary.json").read_text())["acc"] == result["acc"]
+    assert (
+        json.loads((tmp_path / "figs" / "summary.json").read_text())["accuracy"]
+        == result["accuracy"]
+    )
 
 
 @pytest.mark.parametrize("level", ["barebones", "module", "sequential"])
 def test_each_level_of_the_small_nets(capsys, level):
     assert cli.main(["classify", "train", "--model", "convnet3", "--level", level, *QUICK]) == 0
-    assert "test_acc" in capsys.readouterr().out
+    assert "accuracy" in capsys.readouterr().out
 
 
 def test_the_numpy_backend_writes_a_run_that_eval_reads(capsys, tmp_path):
@@ -70,10 +75,10 @@ def test_the_numpy_backend_writes_a_run_that_eval_reads(capsys, tmp_path):
     run = tmp_path / "runs/classify/convpool3-embedded-numpy-seed0"
     assert "run directory: runs/classify/convpool3-embedded-numpy-seed0" in out
     assert (run / "params.npz").exists()
-    test_acc = json.loads((run / "summary.json").read_text())["test_acc"]
+    test_acc = json.loads((run / "summary.json").read_text())["accuracy"]
     assert cli.main(["classify", "eval", str(run), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["backend"] == "numpy" and result["acc"] == pytest.approx(test_acc)
+    assert result["backend"] == "numpy" and result["accuracy"] == pytest.approx(test_acc)
 
 
 def test_a_name_means_one_network_in_both_backends(capsys):
@@ -137,14 +142,14 @@ def test_a_flag_that_contradicts_the_run_is_refused_by_name(capsys):
 
 
 def test_ctrl_c_saves_the_run_and_prints_how_to_continue(capsys, monkeypatch):
-    real_step = train_module.train_step
+    real_count = train_module.add_to_epoch  # the end of every step
 
-    def step_then_ctrl_c(run, state):
-        real_step(run, state)
+    def step_then_ctrl_c(state, loss, scores, labels):
+        real_count(state, loss, scores, labels)
         if state.step == 3:
             os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(train_module, "train_step", step_then_ctrl_c)
+    monkeypatch.setattr(train_module, "add_to_epoch", step_then_ctrl_c)
     args = ["classify", "train", "--model", "fc2", "--out", "run", *QUICK]
     assert cli.main(args) == 130
     err = capsys.readouterr().err
@@ -152,7 +157,7 @@ def test_ctrl_c_saves_the_run_and_prints_how_to_continue(capsys, monkeypatch):
     assert "continue it with: dualnet classify train --resume run" in err
     assert "Traceback" not in err
     assert torch.load("run/last.pt", weights_only=True)["step"] == 3
-    monkeypatch.setattr(train_module, "train_step", real_step)
+    monkeypatch.setattr(train_module, "add_to_epoch", real_count)
     assert cli.main(["classify", "train", "--resume", "run"]) == 0
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from dualnet.experiments import classify, runs
-from dualnet.experiments.classify.train import TIMINGS
+from dualnet.apps import classify, runs
+from dualnet.apps.classify.train import TIMINGS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from classify_helpers import synthetic_splits  # noqa: E402
@@ -20,8 +20,8 @@ from classify_helpers import synthetic_splits  # noqa: E402
 pytestmark = pytest.mark.classify
 
 
-def config_for(tmp_path, name="run", **changes) -> classify.TrainConfig:
-    base = classify.TrainConfig(
+def config_for(tmp_path, name="run", **changes) -> classify.ClassifyConfig:
+    base = classify.ClassifyConfig(
         model="convnet3",
         level="module",
         data="synthetic",
@@ -110,7 +110,7 @@ def test_a_run_writes_its_log_figures_and_checkpoints(tmp_path):
     assert {"train_loss", "train_acc", "val_loss", "val_acc", "lr", "images_per_second"} <= set(
         records[0]
     )
-    assert records[-1]["event"] == "finished" and records[-1]["test_acc"] == result.test_acc
+    assert records[-1]["event"] == "finished" and records[-1]["test_acc"] == result.accuracy
     for name in ("curves.png", "confusion.png", "last.pt", "best.pt"):
         assert (out / name).stat().st_size > 0
     checkpoint = torch.load(out / "last.pt", weights_only=True)  # plain data only
@@ -133,7 +133,7 @@ def test_learning_happens_at_every_level(tmp_path):
             changes.update(momentum=0.0, weight_decay=0.0)
         result = classify.train(config_for(tmp_path, level, **changes), splits=splits)
         assert result.history[-1]["train_loss"] < result.history[0]["train_loss"], level
-        assert result.test_acc > 0.5, level
+        assert result.accuracy > 0.5, level
 
 
 def test_bad_configurations_are_refused(tmp_path):
@@ -162,15 +162,15 @@ def test_bad_configurations_are_refused(tmp_path):
 def test_evaluating_a_checkpoint(tmp_path):
     splits = synthetic_splits()
     result = classify.train(config_for(tmp_path, "run"), splits=splits)
-    summary = classify.evaluate_checkpoint(
+    summary = classify.evaluate_run(
         tmp_path / "run" / "last.pt",
         split="test",
         device="cpu",
         out_dir=tmp_path / "figures",
         splits=splits,
     )
-    assert summary["acc"] == pytest.approx(result.test_acc)
-    assert set(summary["per_class_acc"]) == set(splits.classes)
+    assert summary["accuracy"] == pytest.approx(result.accuracy)
+    assert set(summary["per_class_accuracy"]) == set(splits.classes)
     assert (tmp_path / "figures" / "misclassified.png").exists()
 
 

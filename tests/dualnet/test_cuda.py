@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from dualnet import cli
-from dualnet.experiments import runs, runtime
-from dualnet.experiments.classify import config as classify_config
+from dualnet.apps import runs, runtime
+from dualnet.apps.classify import config as classify_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from caption_helpers import write_coco_pt  # noqa: E402
@@ -30,7 +30,7 @@ from classify_helpers import synthetic_splits  # noqa: E402
 pytestmark = [pytest.mark.cuda]
 
 # the module, not the function ``train`` that the package exports under the same name
-classify_train = importlib.import_module("dualnet.experiments.classify.train")
+classify_train = importlib.import_module("dualnet.apps.classify.train")
 
 CUDA = torch.device("cuda", 0)
 QUIET = ["--no-progress", "--no-figures"]
@@ -109,7 +109,7 @@ def test_training_on_the_gpu_follows_the_cpu_within_bfloat16(tmp_path):
             out_dir=str(tmp_path / device),
         )
         result = classify_train.train(config, splits)
-        assert result.finished and result.test_acc is not None
+        assert result.finished and result.accuracy is not None
         losses[device] = torch.tensor([record["train_loss"] for record in result.history])
     assert torch.isfinite(losses["cuda"]).all()
     assert relative_error(losses["cuda"], losses["cpu"]) < 5e-2
@@ -150,12 +150,12 @@ def test_classify_on_cuda_resumes_on_the_cpu_and_evaluates_alike_on_both():
     accuracy = {}
     for device in ("cuda", "cpu"):
         assert cli.main(["classify", "eval", "run", "--device", device, "--out", device]) == 0
-        accuracy[device] = summary_of(device)["acc"]
+        accuracy[device] = summary_of(device)["accuracy"]
     assert abs(accuracy["cuda"] - accuracy["cpu"]) < 0.02  # bf16 against float32
 
 
 def test_classify_compiled_on_cuda_and_its_checkpoint_loads_without_compile():
-    from dualnet.experiments.classify.models import build_model
+    from dualnet.apps.classify.models import build_model
 
     args = [*CLASSIFY, "--model", "convnet3", "--epochs", "1", "--device", "cuda", "--compile"]
     args += ["--train-subset", "1024", "--batch-size", "128"]  # 8 steps
@@ -171,7 +171,7 @@ def test_classify_compiled_on_cuda_and_its_checkpoint_loads_without_compile():
             assert not torch.equal(weight, initial[name]), name
     assert cli.main(["classify", "train", "--resume", "run", "--no-compile"]) == 0
     summary = summary_of("run")
-    assert summary["finished"] and summary["steps"] == 8 and summary["test_acc"] is not None
+    assert summary["finished"] and summary["steps"] == 8 and summary["accuracy"] is not None
 
 
 def test_visualize_on_cuda_fools_and_explains_like_on_the_cpu():
@@ -189,7 +189,7 @@ def test_visualize_on_cuda_fools_and_explains_like_on_the_cpu():
     attack = ["visualize", "attack", "--model", "net", "--n-images", "50", "--device", "cuda"]
     assert cli.main([*attack, "--out", "attack"]) == 0
     s = summary_of("attack")
-    assert s["pgd_accuracy"] <= s["fgsm_accuracy"] <= s["clean_accuracy"]
+    assert s["pgd_accuracy"] <= s["fgsm_accuracy"] <= s["accuracy"]
 
 
 def test_caption_attention_on_cuda_follows_the_cpu(tmp_path):
@@ -204,9 +204,9 @@ def test_caption_attention_on_cuda_follows_the_cpu(tmp_path):
         assert summary["finished"]
         losses[device] = torch.tensor([summary["train_loss"], summary["val_loss"]])
     assert relative_error(losses["cuda"], losses["cpu"]) < 1e-2  # float32 on both
-    assert cli.main(["caption", "eval", "cuda", "--limit", "3", "--out", "eval"]) == 0
+    assert cli.main(["caption", "eval", "cuda", "--n-images", "3", "--out", "eval"]) == 0
     assert 0 <= summary_of("eval")["bleu4"] <= 1
-    assert cli.main(["caption", "sample", "cuda", "--images", "1", "--out", "samples"]) == 0
+    assert cli.main(["caption", "sample", "cuda", "--rows", "1", "--out", "samples"]) == 0
 
 
 def test_gan_dc_least_squares_on_cuda_follows_the_cpu():
@@ -220,10 +220,13 @@ def test_gan_dc_least_squares_on_cuda_follows_the_cpu():
         losses[device] = torch.tensor([summary["d_loss"], summary["g_loss"]])
     assert torch.isfinite(losses["cuda"]).all()
     assert relative_error(losses["cuda"], losses["cpu"]) < 5e-2  # TF32 convolutions
-    evaluate = ["gan", "eval", "cuda", "--device", "cuda", "--n-samples", "200", "--out", "eval"]
+    evaluate = ["gan", "eval", "cuda", "--device", "cuda", "--n-images", "200", "--out", "eval"]
     assert cli.main(evaluate) == 0
     assert summary_of("eval")["fcd"] > 0
-    assert cli.main(["gan", "sample", "cuda", "--device", "cuda", "--n", "8", "--out", "s"]) == 0
+    assert (
+        cli.main(["gan", "sample", "cuda", "--device", "cuda", "--n-images", "8", "--out", "s"])
+        == 0
+    )
 
 
 def test_style_transfer_on_cuda_reduces_the_style_loss():

@@ -14,7 +14,7 @@ import torch
 import torchvision
 
 from dualnet import cli
-from dualnet.experiments import runs
+from dualnet.apps import runs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gan_helpers import shared_cache, write_mnist  # noqa: E402
@@ -22,7 +22,7 @@ from gan_helpers import shared_cache, write_mnist  # noqa: E402
 pytestmark = [pytest.mark.gan, pytest.mark.cli]
 
 # the module, not the function ``train`` that the package exports under the same name
-train_module = importlib.import_module("dualnet.experiments.gan.train")
+train_module = importlib.import_module("dualnet.apps.gan.train")
 
 QUICK = ["--model", "fc", "--steps", "4", "--batch-size", "16", "--log-every", "2",
          "--sample-every", "2", "--device", "cpu"]  # fmt: skip
@@ -42,18 +42,18 @@ def test_train_sample_and_evaluate_a_run(capsys, tmp_path):
     summary = json.loads((tmp_path / "run/summary.json").read_text())
     assert summary["steps"] == 4 and f"steps_per_second  {summary['steps_per_second']:.4g}" in out
 
-    assert cli.main(["gan", "sample", "run", "--n", "10", "--seed", "3"]) == 0
+    assert cli.main(["gan", "sample", "run", "--n-images", "10", "--seed", "3"]) == 0
     assert "wrote run/sample/summary.json" in capsys.readouterr().out
     sampled = json.loads((tmp_path / "run/sample/summary.json").read_text())
-    assert sampled == {"n": 10, "seed": 3, "step": 4, "file": "run/sample/samples.png"}
+    assert sampled == {"n_images": 10, "seed": 3, "step": 4, "files": ["run/sample/samples.png"]}
     assert (tmp_path / "run/sample/samples.png").stat().st_size > 1000
 
-    assert cli.main(["gan", "eval", "run", "--n-samples", "200", "--out", "scores"]) == 0
+    assert cli.main(["gan", "eval", "run", "--n-images", "200", "--out", "scores"]) == 0
     out = capsys.readouterr().out
     result = json.loads((tmp_path / "scores/summary.json").read_text())
     keys = {"fcd", "fcd_real", "fcd_untrained", "mode_coverage", "confident_fraction",
-            "class_histogram", "n_samples"}  # fmt: skip
-    assert keys <= set(result) and result["n_samples"] == 200 and result["step"] == 4
+            "class_histogram", "n_images"}  # fmt: skip
+    assert keys <= set(result) and result["n_images"] == 200 and result["step"] == 4
     assert f"fcd_real            {result['fcd_real']:.4g}" in out
     assert " ".join(str(c) for c in result["class_histogram"]) in out
     assert (tmp_path / "scores/samples.png").is_file() and (
@@ -77,14 +77,14 @@ def test_resume_with_the_run_directory_alone(capsys, tmp_path):
 
 
 def test_ctrl_c_saves_the_run_and_prints_how_to_continue(capsys, monkeypatch):
-    real_step = train_module.train_step
+    real_count = train_module.add_to_interval  # the end of every step
 
-    def step_then_ctrl_c(run, state):
-        real_step(run, state)
+    def step_then_ctrl_c(state, records, g_loss):
+        real_count(state, records, g_loss)
         if state.step == 1:
             os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(train_module, "train_step", step_then_ctrl_c)
+    monkeypatch.setattr(train_module, "add_to_interval", step_then_ctrl_c)
     assert cli.main(["gan", "train", *QUICK, "--out", "run"]) == 130
     err = capsys.readouterr().err
     assert "interrupted after step 1; the run is saved in run/last.pt" in err
@@ -99,9 +99,9 @@ def test_ctrl_c_saves_the_run_and_prints_how_to_continue(capsys, monkeypatch):
         (["train", "--lr", "0"], "argument --lr: must be greater than 0, got 0.0"),
         (["train", "--beta2", "1"], "argument --beta2: must be in [0, 1), got 1.0"),
         (["train", "--loss", "hinge"], "argument --loss: invalid choice: 'hinge'"),
-        (["sample", "run", "--n", "0"], "argument --n: must be at least 1, got 0"),
-        (["sample", "run", "--n", "-3"], "argument --n: must be at least 1, got -3"),
-        (["eval", "run", "--n-samples", "1"], "argument --n-samples: must be at least 2, got 1"),
+        (["sample", "run", "--n-images", "0"], "argument --n-images: must be at least 1, got 0"),
+        (["sample", "run", "--n-images", "-3"], "argument --n-images: must be at least 1, got -3"),
+        (["eval", "run", "--n-images", "1"], "argument --n-images: must be at least 2, got 1"),
     ],
 )
 def test_bad_numbers_are_usage_errors_naming_the_flag(capsys, command, message):

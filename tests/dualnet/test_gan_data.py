@@ -11,8 +11,8 @@ import pytest
 import torch
 import torchvision
 
+from dualnet.apps.gan import data
 from dualnet.data.paths import DatasetNotFoundError
-from dualnet.experiments.gan import data
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gan_helpers import shared_cache, write_idx_images, write_mnist  # noqa: E402

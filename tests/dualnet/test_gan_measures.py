@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from dualnet.experiments.gan import data, evaluate, scorer
-from dualnet.experiments.options import ConfigError
+from dualnet.apps.gan import data, evaluate, scorer
+from dualnet.apps.settings import ConfigError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gan_helpers import shared_cache  # noqa: E402
@@ -164,5 +164,5 @@ def test_reference_sets_are_disjoint_and_bounded_by_the_data(digits):
     # no image is in both: together they are the 5,000 digits, each once
     together = torch.cat([first, second]).reshape(5000, -1)
     assert torch.equal(torch.unique(together, dim=0), torch.unique(pool, dim=0))
-    with pytest.raises(ConfigError, match="n_samples 2501 needs two disjoint sets .* at most 2500"):
+    with pytest.raises(ConfigError, match="n_images 2501 needs two disjoint sets .* at most 2500"):
         evaluate.reference_sets(digits, 2501)

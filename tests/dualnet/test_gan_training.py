@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from dualnet.experiments import runs
-from dualnet.experiments.gan import data, evaluate, make_config
-from dualnet.experiments.gan.train import TIMINGS
-from dualnet.experiments.options import ConfigError
+from dualnet.apps import runs
+from dualnet.apps.gan import data, evaluate, make_config
+from dualnet.apps.gan.train import TIMINGS
+from dualnet.apps.settings import ConfigError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gan_helpers import shared_cache  # noqa: E402
@@ -23,7 +23,7 @@ from gan_helpers import shared_cache  # noqa: E402
 pytestmark = pytest.mark.gan
 
 # the module, not the function ``train`` that the package exports under the same name
-train_module = importlib.import_module("dualnet.experiments.gan.train")
+train_module = importlib.import_module("dualnet.apps.gan.train")
 
 
 @pytest.fixture(scope="module")
@@ -166,10 +166,10 @@ def test_a_short_run_already_beats_the_untrained_generator_clearly(tmp_path, dig
     config = tiny(tmp_path, model="dc", steps=40, batch_size=64, log_every=20, sample_every=40,
                   figures=False)  # fmt: skip
     train_module.train(config, digits=digits)
-    summary = evaluate.evaluate_run(tmp_path / "run", n_samples=500, data_root_dir=str(cache))
+    summary = evaluate.evaluate_run(tmp_path / "run", n_images=500, data_root_dir=str(cache))
     assert summary["fcd_real"] < 0.05 * summary["fcd_untrained"]
     assert summary["fcd"] < 0.5 * summary["fcd_untrained"]
-    assert summary["mode_coverage"] >= 6 and summary["n_samples"] == 500
+    assert summary["mode_coverage"] >= 6 and summary["n_images"] == 500
     assert sum(summary["class_histogram"]) == round(500 * summary["confident_fraction"])
 
 

@@ -8,8 +8,8 @@ import json
 import pytest
 import torch
 
+from dualnet.apps import networks
 from dualnet.data import photos
-from dualnet.experiments import networks
 from torch_impl.models import efficientnet
 
 pytestmark = pytest.mark.visualization
@@ -152,8 +152,8 @@ def test_visualize_fools_lite0_on_the_photographs_by_a_grey_level(tmp_path):
 
 
 def test_attacks_on_lite0_count_every_accepted_class_as_right(tmp_path):
-    from dualnet.experiments.visualize import attacks
-    from dualnet.experiments.visualize.images import load_inputs
+    from dualnet.apps.visualize import attacks
+    from dualnet.apps.visualize.data import load_inputs
 
     network = networks.load_network("efficientnet-lite0", device="cpu")
     inputs = load_inputs(None, network, 2)  # chelsea and coffee
@@ -162,7 +162,7 @@ def test_attacks_on_lite0_count_every_accepted_class_as_right(tmp_path):
     assert right.shape == (2, 1000) and right[0].sum() == 3 and right[1, 967]
     generator = torch.Generator().manual_seed(0)
     summary, _ = attacks.run_attack(network, inputs, 2 / 255, generator)
-    assert summary["clean_accuracy"] == 1.0  # Lite0 says 'Egyptian cat': a right class
+    assert summary["accuracy"] == 1.0  # Lite0 says 'Egyptian cat': a right class
     assert summary["pgd_accuracy"] <= summary["fgsm_accuracy"] and summary["pgd_accuracy"] == 0
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torchvision
 
-from dualnet.experiments import pretrained, runs
+from dualnet.apps import pretrained, runs
 
 WEIGHTS = torchvision.models.SqueezeNet1_1_Weights.IMAGENET1K_V1
 

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from dualnet.experiments import runs
-from dualnet.experiments.options import ConfigError, Range
+from dualnet import files
+from dualnet.apps import runs
+from dualnet.apps.settings import ConfigError, Range
 
 
 class WritesAFile:
@@ -57,12 +58,12 @@ def test_every_kind_of_file_is_written_through_the_same_atomic_write(tmp_path, m
     assert np.load(tmp_path / "p.npz")["w"].tolist() == [1.0, 1.0]
 
 
-def test_a_killed_write_leaves_one_fixed_temporary_that_the_next_open_removes(tmp_path):
+def test_a_killed_write_leaves_one_temporary_that_the_next_open_removes(tmp_path):
     run = runs.open_run_dir(tmp_path / "run")
     runs.save_checkpoint({"format": "f"}, run / "last.pt")
     # what kill -9 in the middle of two writes of last.pt would leave behind
-    stale = runs.temporary_path(run / "last.pt")
-    assert stale.name == ".last.pt.tmp"
+    stale = files.temporary_path(run / "last.pt")
+    assert stale.name == f".last.pt.{os.getpid()}.tmp"
     stale.write_bytes(b"partial")
     runs.open_run_dir(run, resuming=True)
     assert sorted(p.name for p in run.iterdir()) == ["last.pt"]
@@ -155,7 +156,7 @@ def test_ranges_describe_and_refuse():
 def test_importing_and_drawing_never_touches_the_global_backend(tmp_path):
     script = (
         "import matplotlib; matplotlib.use('svg'); "
-        "from dualnet.experiments import figures; import dualnet.cli; "
+        "from dualnet.apps import figures; import dualnet.cli; "
         "figures.save(figures.learning_curves([{'epoch': 1, 'train_loss': 1.0}]), "
         f"{str(tmp_path / 'c.png')!r}); "
         "import matplotlib.pyplot as plt; "

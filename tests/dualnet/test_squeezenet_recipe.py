@@ -9,9 +9,9 @@ alive. Both halves are checked on the same batches with the same optimizer.
 import pytest
 import torch
 
+from dualnet.apps.classify import config as classify_config
+from dualnet.apps.classify import models
 from dualnet.data import load_images
-from dualnet.experiments.classify import config as classify_config
-from dualnet.experiments.classify import models
 
 pytestmark = pytest.mark.visualization
 

@@ -10,18 +10,18 @@ import pytest
 import torch
 from PIL import Image
 
-from dualnet.experiments.networks import Network
-from dualnet.experiments.options import ConfigError
-from dualnet.experiments.style import config as cfg
-from dualnet.experiments.style import features, images, measures, transfer
-from dualnet.experiments.style.losses import make_targets, objective
+from dualnet.apps.networks import Network
+from dualnet.apps.settings import ConfigError
+from dualnet.apps.style import config as cfg
+from dualnet.apps.style import data, evaluate, network, transfer
+from dualnet.apps.style.losses import make_targets, objective
 
 pytestmark = pytest.mark.style
 
 
 @pytest.fixture(scope="module")
 def net():
-    return features.random_squeezenet(torch.device("cpu"))
+    return network.random_squeezenet(torch.device("cpu"))
 
 
 def small(mode="transfer", **settings):
@@ -70,11 +70,11 @@ def test_transfer_moves_the_style_into_the_image(net):
     problem, result = transfer.run_style(small(steps=40), net)
     assert 1 - result.final["style"] / result.initial["style"] > 0.8
     assert result.history[0]["lr"] == 3.0 and result.history[-1]["lr"] == 0.1
-    independent = measures.independent_features()
+    independent = evaluate.independent_features()
     style = problem.net.pixels(problem.style)[0]
     content = problem.net.pixels(problem.content)[0]
-    distance = measures.gram_distance(independent, result.image, style)
-    assert distance < 0.5 * measures.gram_distance(independent, content, style)
+    distance = evaluate.gram_distance(independent, result.image, style)
+    assert distance < 0.5 * evaluate.gram_distance(independent, content, style)
     steps = [step for step, _ in result.snapshots]
     assert steps == transfer.snapshot_steps(40, 6) and steps[0] == 0 and steps[-1] == 40
     assert torch.equal(result.snapshots[-1][1], result.image)
@@ -87,15 +87,15 @@ def test_inversion_recovers_the_content_image(net):
     content = problem.net.pixels(problem.content)[0]
     start = problem.net.pixels(problem.start)[0]
     assert result.initial["style"] == 0 and result.final["content"] < result.initial["content"]
-    assert measures.psnr(result.image, content) > measures.psnr(start, content) + 6  # 8.3 dB
+    assert evaluate.psnr(result.image, content) > evaluate.psnr(start, content) + 6  # 8.3 dB
 
 
 def test_texture_keeps_the_orientation_of_stripes(net):
     config = small("texture", style="stripes", image_size=96, style_size=96, steps=50)
     problem, result = transfer.run_style(config, net)
     style = problem.net.pixels(problem.style)[0]
-    angles = measures.dominant_orientation(style), measures.dominant_orientation(result.image)
-    assert measures.orientation_difference(*angles) < 20
+    angles = evaluate.dominant_orientation(style), evaluate.dominant_orientation(result.image)
+    assert evaluate.orientation_difference(*angles) < 20
     assert result.final["content"] == 0 and result.final["style"] < 0.05 * result.initial["style"]
 
 
@@ -163,12 +163,12 @@ def test_the_learning_rate_decays_for_the_last_tenth():
 
 def test_layers_and_sizes_the_network_cannot_take(net):
     with pytest.raises(ConfigError, match="--style-layers: layer 13 is outside the network"):
-        features.check_layers(net, 3, [1, 13])
+        network.check_layers(net, 3, [1, 13])
     with pytest.raises(ConfigError, match="--content-layer: layer 20"):
-        features.check_layers(net, 20, [1])
+        network.check_layers(net, 20, [1])
     with pytest.raises(ConfigError, match="at least 9 pixels"):
-        features.check_size(net, torch.zeros(3, 8, 30), 7, "--image-size", 8)
-    features.check_size(net, torch.zeros(3, 9, 9), 7, "--image-size", 9)
+        network.check_size(net, torch.zeros(3, 8, 30), 7, "--image-size", 8)
+    network.check_size(net, torch.zeros(3, 9, 9), 7, "--image-size", 9)
 
 
 def test_only_a_pytorch_squeezenet_gives_features():
@@ -178,15 +178,15 @@ def test_only_a_pytorch_squeezenet_gives_features():
 
     pixel_model = torch.nn.Module()
     pixel_model.model = Other()
-    network = Network("convpool3", pixel_model, "torch", [], 32, "embedded", torch.device("cpu"))
+    other = Network("convpool3", pixel_model, "torch", [], 32, "embedded", torch.device("cpu"))
     with pytest.raises(ConfigError, match="needs a PyTorch network with a `features` sequence"):
-        features.from_network(network)
+        network.from_network(other)
     with pytest.raises(ConfigError, match="got a numpy"):
-        features.from_network(replace(network, backend="numpy"))
+        network.from_network(replace(other, backend="numpy"))
 
 
 def test_random_features_are_seeded_and_frozen(net):
-    again = features.random_squeezenet(torch.device("cpu"))
+    again = network.random_squeezenet(torch.device("cpu"))
     pairs = zip(net.layers.parameters(), again.layers.parameters(), strict=True)
     assert all(torch.equal(a, b) for a, b in pairs)
     assert not any(p.requires_grad for p in net.layers.parameters()) and not net.layers.training
@@ -201,12 +201,12 @@ def test_random_features_are_seeded_and_frozen(net):
 
 
 def test_procedural_images_are_deterministic_valid_pixels():
-    for name, draw in images.STYLES.items():
+    for name, draw in data.STYLES.items():
         first, second = draw(40), draw(40)
         assert first.shape == (3, 40, 40) and torch.equal(first, second), name
         assert 0 <= float(first.min()) and float(first.max()) <= 1 and first.std() > 0.1, name
-    scene = images.content_scene(64)
-    assert scene.shape == (3, 64, 64) and torch.equal(scene, images.content_scene(64))
+    scene = data.content_scene(64)
+    assert scene.shape == (3, 64, 64) and torch.equal(scene, data.content_scene(64))
 
 
 def test_files_of_any_mode_and_size_are_read(tmp_path):
@@ -215,46 +215,46 @@ def test_files_of_any_mode_and_size_are_read(tmp_path):
         Image.new(mode, size, color=100 if mode == "L" else (10, 200, 30, 255)[: len(mode)]).save(
             path
         )
-        image, name = images.load_content(str(path), 24)
+        image, name = data.load_content(str(path), 24)
         assert image.shape[0] == 3 and min(image.shape[1:]) == 24 and name == path.name
         ratio = image.shape[2] / image.shape[1]
         assert ratio == pytest.approx(size[0] / size[1], rel=0.1)  # the aspect ratio is kept
     (tmp_path / "notes.png").write_text("not an image")
-    with pytest.raises(ConfigError, match="--style: cannot read"):
-        images.load_style(str(tmp_path / "notes.png"), 24)
-    with pytest.raises(ConfigError, match="--content: no file at"):
-        images.load_content(str(tmp_path / "missing.jpg"), 24)
+    with pytest.raises(ValueError, match="--style: cannot read"):
+        data.load_style(str(tmp_path / "notes.png"), 24)
+    with pytest.raises(ValueError, match="--content: no file at"):
+        data.load_content(str(tmp_path / "missing.jpg"), 24)
 
 
 def test_measures_on_known_images():
-    stripes = images.stripes(128)
-    assert measures.dominant_orientation(stripes) == pytest.approx(images.STRIPES_ANGLE + 90, abs=1)
-    transposed = measures.dominant_orientation(stripes.transpose(1, 2))
+    stripes = data.stripes(128)
+    assert evaluate.dominant_orientation(stripes) == pytest.approx(data.STRIPES_ANGLE + 90, abs=1)
+    transposed = evaluate.dominant_orientation(stripes.transpose(1, 2))
     assert transposed == pytest.approx(150, abs=1)  # 90 - 120, modulo 180
-    assert measures.orientation_difference(179.0, 2.0) == pytest.approx(3.0)
+    assert evaluate.orientation_difference(179.0, 2.0) == pytest.approx(3.0)
     gray = torch.full((3, 8, 8), 0.5)
-    assert measures.psnr(gray, gray + 0.1) == pytest.approx(20.0)
+    assert evaluate.psnr(gray, gray + 0.1) == pytest.approx(20.0)
     # red against green of the same brightness: far apart in colour, equal in luma
     red = torch.zeros(3, 8, 8)
     red[0] = 0.587
     green = torch.zeros(3, 8, 8)
     green[1] = 0.299
-    assert measures.luma(red) == pytest.approx(measures.luma(green))
-    assert measures.luma(red)[0, 0, 0].item() == pytest.approx(0.299 * 0.587)
-    assert measures.psnr(red, green) < 10  # 8.4 dB
-    assert measures.psnr(measures.luma(gray), measures.luma(gray + 0.1)) == pytest.approx(20.0)
-    independent = measures.independent_features()
-    assert measures.gram_distance(independent, stripes, stripes) == 0
+    assert evaluate.luma(red) == pytest.approx(evaluate.luma(green))
+    assert evaluate.luma(red)[0, 0, 0].item() == pytest.approx(0.299 * 0.587)
+    assert evaluate.psnr(red, green) < 10  # 8.4 dB
+    assert evaluate.psnr(evaluate.luma(gray), evaluate.luma(gray + 0.1)) == pytest.approx(20.0)
+    independent = evaluate.independent_features()
+    assert evaluate.gram_distance(independent, stripes, stripes) == 0
 
 
 def test_the_spectrum_correlation_knows_a_texture_from_its_rotation():
-    stripes = images.STYLES["stripes"](128)
-    assert measures.spectrum_correlation(stripes, stripes) == pytest.approx(1.0)
+    stripes = data.STYLES["stripes"](128)
+    assert evaluate.spectrum_correlation(stripes, stripes) == pytest.approx(1.0)
     turned = stripes.transpose(1, 2)  # the bands mirrored across the diagonal
     noise = torch.rand(3, 128, 128, generator=torch.Generator().manual_seed(0))
-    same = measures.spectrum_correlation(images.STYLES["stripes"](128, seed=1), stripes)
+    same = evaluate.spectrum_correlation(data.STYLES["stripes"](128, seed=1), stripes)
     assert same > 0.99  # the drawing has no randomness: the same image
-    assert measures.spectrum_correlation(turned, stripes) < 0.5
-    assert abs(measures.spectrum_correlation(noise, stripes)) < 0.2
-    small = measures.spectrum_correlation(stripes[:, :40, :40], stripes)  # patches of 40
+    assert evaluate.spectrum_correlation(turned, stripes) < 0.5
+    assert abs(evaluate.spectrum_correlation(noise, stripes)) < 0.2
+    small = evaluate.spectrum_correlation(stripes[:, :40, :40], stripes)  # patches of 40
     assert -1 <= small <= 1

@@ -1,0 +1,214 @@
+"""A run directory and everything written into it.
+
+Every application writes its results into one folder, the *run directory*:
+
+* :func:`open_run_dir` creates it, refuses to start a new run over another one, and removes
+  the temporary files a killed process may have left behind;
+* :func:`~dualnet.files.atomic_write` is the **one** way a run (and every cache) writes a
+  file: a temporary file next to the target, flushed to disk, then renamed over it; a killed
+  run leaves at most one temporary file per file, and the next :func:`open_run_dir` removes
+  it;
+* :func:`save_checkpoint` / :func:`load_checkpoint` store and read a checkpoint, a dict of
+  tensors and plain Python values (``torch.load(weights_only=True)``): a file that is not a
+  checkpoint of the expected application, or that carries code, is refused with one line
+  that says what is wrong; a run resumes from its :func:`last_checkpoint` and is scored by
+  its :func:`best_checkpoint`;
+* :class:`MetricsLog` keeps ``metrics.jsonl`` (one JSON object per line);
+* :func:`write_json` writes ``config.json`` and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import pickletools
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dualnet.apps.settings import ConfigError
+from dualnet.files import atomic_write
+
+RUN_FILES = ("metrics.jsonl", "last.pt", "summary.json", "config.json")
+"""Files whose presence means a folder already holds a run."""
+
+
+class CheckpointError(ValueError):
+    """A file given as a checkpoint cannot be used; the message names the file and why."""
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
+
+
+def write_json(path: str | Path, value) -> Path:
+    """``value`` as indented JSON, written atomically."""
+    text = json.dumps(value, indent=2) + "\n"
+    return atomic_write(path, lambda file: file.write(text.encode()))
+
+
+def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
+    """``numpy.savez`` of ``arrays``, written atomically."""
+    return atomic_write(path, lambda file: np.savez(file, **arrays))
+
+
+def save_checkpoint(payload: dict, path: str | Path) -> Path:
+    """``torch.save`` of ``payload``, written atomically."""
+    return atomic_write(path, lambda file: torch.save(payload, file))
+
+
+def open_run_dir(path: str | Path, resuming: bool = False, hint: str = "") -> Path:
+    """Create the run directory ``path`` (or reuse it when ``resuming``).
+
+    Removes the temporary files of writes that a killed process never finished.
+
+    Raises:
+        ConfigError: if ``path`` already holds a run and this is not a resume; ``hint``
+            (for example the command that continues it) is added to the message.
+    """
+    path = Path(path)
+    if not resuming:
+        present = [name for name in RUN_FILES if (path / name).exists()]
+        if present:
+            raise ConfigError(
+                f"{path} already holds a run ({', '.join(present)}); "
+                + (hint or "choose another output directory")
+            )
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob(".*.tmp"):
+        stale.unlink(missing_ok=True)
+    return path
+
+
+def open_training_dir(path: str | Path, resuming: bool) -> Path:
+    """:func:`open_run_dir` for a training run, whose refusal says both ways on: continue the
+    run that is there, or start a new one elsewhere."""
+    hint = f"continue it with --resume {path} or start a new one elsewhere with --out"
+    return open_run_dir(path, resuming=resuming, hint=hint)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading a checkpoint
+# --------------------------------------------------------------------------------------------
+
+
+def last_checkpoint(run: str | Path) -> Path:
+    """A run directory's ``last.pt`` (where ``--resume RUN`` continues), or the checkpoint file
+    itself."""
+    path = Path(run)
+    return path / "last.pt" if path.is_dir() else path
+
+
+def best_checkpoint(run: str | Path) -> Path:
+    """A run directory's ``best.pt`` (the best validation score so far), its ``last.pt`` when
+    it has none (a run stopped before its first epoch ended, a GAN), or the checkpoint file
+    itself: what ``eval`` and ``sample`` read."""
+    path = Path(run)
+    if path.is_dir() and (path / "best.pt").exists():
+        return path / "best.pt"
+    return last_checkpoint(path)
+
+
+def load_checkpoint(path: str | Path, expected_format: str | None = None, map_location="cpu"):
+    """Read a checkpoint written by :func:`save_checkpoint`.
+
+    Args:
+        path: The file.
+        expected_format: The ``"format"`` entry the checkpoint must have (each application has
+            its own, e.g. ``"dualnet-classify-1"``); ``None`` accepts any dict.
+        map_location: Where tensors are loaded.
+
+    Raises:
+        CheckpointError: the file is missing, empty, truncated, not a PyTorch checkpoint,
+            carries code (a pickle that asks to call a function), or belongs to another
+            application. The message is one line naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is empty, not a checkpoint")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about pickle protocols it reads
+            payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception:  # torch raises many kinds of error for a damaged or foreign file
+        foreign = foreign_globals(path)
+        if foreign:
+            raise CheckpointError(refusal(path, foreign)) from None
+        raise CheckpointError(not_a_checkpoint(path)) from None
+    if not isinstance(payload, dict) or "format" not in payload:
+        raise CheckpointError(f"{path} is a PyTorch file but not a dualnet checkpoint")
+    if expected_format is not None and payload["format"] != expected_format:
+        raise CheckpointError(
+            f"{path} is a {payload['format']!r} checkpoint, expected {expected_format!r} "
+            "(a checkpoint of another application?)"
+        )
+    return payload
+
+
+def not_a_checkpoint(path: Path) -> str:
+    kind = "an .npz archive" if path.suffix == ".npz" else "truncated, or another kind of file"
+    return f"{path} is not a readable PyTorch checkpoint ({kind})"
+
+
+def foreign_globals(path: Path) -> list[str]:
+    """The Python objects other than PyTorch's own that the pickle in ``path`` asks to load
+    (functions to call, classes to build), read from its opcodes without running any."""
+    data = path.read_bytes()
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            pickles = [n for n in archive.namelist() if n.endswith("data.pkl")]
+            data = archive.read(pickles[0]) if pickles else b""
+    names, strings = [], []
+    try:
+        for opcode, argument, _ in pickletools.genops(data):
+            if opcode.name in ("GLOBAL", "INST"):
+                names.append(argument.replace(" ", "."))
+            elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                names.append(f"{strings[-2]}.{strings[-1]}")
+            if isinstance(argument, str):
+                strings.append(argument)
+    except Exception:  # not a pickle, or a damaged one: nothing more to learn from it
+        pass
+    own = ("torch.", "collections.OrderedDict")
+    return [name for name in names if not name.startswith(own)]
+
+
+def refusal(path: Path, names: list[str]) -> str:
+    """The one-line message for a pickle that asks to load objects a checkpoint never holds."""
+    listed = ", ".join(dict.fromkeys(names))
+    return (
+        f"{path} asks to run code or build objects that a checkpoint never holds ({listed}); "
+        "refusing to load it. Only tensors and plain values are read from a checkpoint."
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The metrics log
+# --------------------------------------------------------------------------------------------
+
+
+class MetricsLog:
+    """``metrics.jsonl``: one JSON object per line, appended as a run goes on."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def append(self, record: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as file:
+            file.write(json.dumps(record) + "\n")
+
+    def rewrite(self, records: list[dict]) -> None:
+        """Replace the whole file with ``records`` (atomically)."""
+        text = "".join(json.dumps(record) + "\n" for record in records)
+        atomic_write(self.path, lambda file: file.write(text.encode()))
+
+    def read(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]

@@ -1,1 +1,0 @@
-"""The applications: training loops and experiment runners built on both backends."""
