@@ -19,11 +19,24 @@ from dualnet.registry import (
     optim,
     rnn,
     style,
+    visualization,
 )
 from dualnet.registry.component import Case, Component
 
 # One module per backend file, in the order a course meets them.
-MODULES = (layers, losses, conv, layer_utils, optim, rnn, lstm, attention, style, gan)
+MODULES = (
+    layers,
+    losses,
+    conv,
+    layer_utils,
+    optim,
+    rnn,
+    lstm,
+    attention,
+    visualization,
+    style,
+    gan,
+)
 
 COMPONENTS: dict[str, Component] = {
     entry.key: entry for module in MODULES for entry in module.ENTRIES
