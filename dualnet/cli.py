@@ -145,9 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from dualnet.apps import runs
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    return args.run(args, args.parser)  # errors come under the subcommand's usage line
+    try:
+        return args.run(args, args.parser)  # errors come under the subcommand's usage line
+    finally:
+        runs.release_run()  # the command wrote its runs: another process may take them on
 
 
 if __name__ == "__main__":

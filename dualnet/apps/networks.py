@@ -29,11 +29,14 @@ it). The folder's name hashes the whole recipe, so a changed recipe builds a new
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import socket
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -339,6 +342,41 @@ def build_once(name: str, recipe: dict, build, description: str, root=None) -> B
     final = build_path(name, recipe, root)
     if final.is_dir():
         return Built(final, 0.0)
+    with one_builder(final, description):
+        if final.is_dir():  # another process built it while this one waited
+            return Built(final, 0.0)
+        return build_into(final, name, recipe, build, description)
+
+
+@contextlib.contextmanager
+def one_builder(final: Path, description: str) -> Iterator[None]:
+    """Hold the lock ``<final>.lock`` while building: a second process that wants the same
+    network waits for the first (saying so) instead of building it beside it. (Where
+    ``fcntl`` does not exist, on Windows, nothing is locked.)"""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    final.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(final.with_name(final.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(descriptor, 200, 0).decode(errors="replace").strip()
+            print(f"waiting for {holder or 'another process'}, which is building "
+                  f"{description}", flush=True)  # fmt: skip
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"process {os.getpid()} on {socket.gethostname()}".encode(), 0)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def build_into(final: Path, name: str, recipe: dict, build, description: str) -> Built:
+    """The build of :func:`build_once`, under its lock."""
     partial = final.with_name(final.name + ".partial")
     if partial.is_dir() and not (partial / "last.pt").is_file():
         shutil.rmtree(partial)  # stopped before its first checkpoint: nothing to continue

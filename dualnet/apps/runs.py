@@ -2,8 +2,9 @@
 
 Every application writes its results into one folder, the *run directory*:
 
-* :func:`open_run_dir` creates it, refuses to start a new run over another one, and removes
-  the temporary files a killed process may have left behind;
+* :func:`open_run_dir` creates it, makes this process its one writer (:func:`lock_run`),
+  refuses to start a new run over another one, and removes the temporary files a killed
+  process may have left behind;
 * :func:`~dualnet.files.atomic_write` is the **one** way a run (and every cache) writes a
   file: a temporary file next to the target, flushed to disk, then renamed over it; a killed
   run leaves at most one temporary file per file, and the next :func:`open_run_dir` removes
@@ -19,10 +20,14 @@ Every application writes its results into one folder, the *run directory*:
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import pickletools
+import socket
 import warnings
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +36,14 @@ import torch
 from dualnet.apps.settings import ConfigError
 from dualnet.files import atomic_write
 
-RUN_FILES = ("metrics.jsonl", "last.pt", "summary.json", "config.json")
-"""Files whose presence means a folder already holds a run."""
+RUN_FILES = ("last.pt", "summary.json")
+"""Files whose presence means a folder already holds a run: a checkpoint to continue, or the
+results of an action. A folder with only ``config.json`` and ``metrics.jsonl`` holds a run that
+stopped before its first checkpoint: nothing to continue, so a new run may start there."""
+LEFT_BEHIND = ("config.json", "metrics.jsonl")
+"""What a run that stopped before its first checkpoint leaves, removed when a new run starts."""
+LOCK_FILE = ".writer.lock"
+"""The lock file of a run directory: it names the process writing the run."""
 
 
 class CheckpointError(ValueError):
@@ -61,15 +72,20 @@ def save_checkpoint(payload: dict, path: str | Path) -> Path:
 
 
 def open_run_dir(path: str | Path, resuming: bool = False, hint: str = "") -> Path:
-    """Create the run directory ``path`` (or reuse it when ``resuming``).
+    """Create the run directory ``path`` (or reuse it when ``resuming``), and make this
+    process its one writer (:func:`lock_run`).
 
-    Removes the temporary files of writes that a killed process never finished.
+    Removes the temporary files of writes that a killed process never finished, and, for a
+    new run, what a run that stopped before its first checkpoint left (:data:`LEFT_BEHIND`).
 
     Raises:
-        ConfigError: if ``path`` already holds a run and this is not a resume; ``hint``
-            (for example the command that continues it) is added to the message.
+        ConfigError: if ``path`` is a file or cannot be created, if another process is writing
+            a run there, or if it already holds a run and this is not a resume; ``hint`` (for
+            example the command that continues it) is added to the message.
     """
     path = Path(path)
+    make_folder(path)
+    lock_run(path)
     if not resuming:
         present = [name for name in RUN_FILES if (path / name).exists()]
         if present:
@@ -77,10 +93,83 @@ def open_run_dir(path: str | Path, resuming: bool = False, hint: str = "") -> Pa
                 f"{path} already holds a run ({', '.join(present)}); "
                 + (hint or "choose another output directory")
             )
-    path.mkdir(parents=True, exist_ok=True)
+        for name in LEFT_BEHIND:
+            (path / name).unlink(missing_ok=True)
     for stale in path.glob(".*.tmp"):
         stale.unlink(missing_ok=True)
     return path
+
+
+def make_folder(path: Path) -> None:
+    """Create the folder ``path``, or say in one line why it cannot be one."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--out {path}: a file is there, not a folder; choose another --out")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ConfigError(f"--out {path}: cannot create the folder ({reason})") from None
+
+
+# --------------------------------------------------------------------------------------------
+# One writer per run
+# --------------------------------------------------------------------------------------------
+
+_locks: dict[Path, int] = {}
+"""The run directories this process writes, and the descriptor of each one's lock file."""
+
+
+def lock_run(path: str | Path) -> None:
+    """Make this process the one writer of the run directory ``path``.
+
+    The lock is an ``flock`` on ``path/.writer.lock``, which holds the writer's process id and
+    host. The operating system releases it when the process ends however it ends, so the lock
+    of a killed process is taken over by the next one. Taking it again in the same process
+    does nothing. (Where ``fcntl`` does not exist, on Windows, nothing is locked.)
+
+    Raises:
+        ConfigError: another process holds the lock, naming it.
+    """
+    path = Path(path).resolve()
+    if path in _locks:
+        return
+    try:
+        import fcntl
+    except ImportError:
+        return
+    descriptor = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(descriptor, 200, 0).decode(errors="replace").strip() or "a process"
+        os.close(descriptor)
+        raise ConfigError(
+            f"{path} is being written by {holder}; one process writes a run at a time: wait "
+            "for it to finish, or stop it"
+        ) from None
+    os.ftruncate(descriptor, 0)
+    os.pwrite(descriptor, f"process {os.getpid()} on {socket.gethostname()}".encode(), 0)
+    _locks[path] = descriptor
+
+
+@contextlib.contextmanager
+def writing(path: str | Path) -> Iterator[None]:
+    """Release the run directory ``path`` when the block ends (its lock is taken by
+    :func:`open_run_dir` inside the block): a training function leaves the run to whoever
+    continues it, even in the same process."""
+    try:
+        yield
+    finally:
+        release_run(path)
+
+
+def release_run(path: str | Path | None = None) -> None:
+    """Stop writing the run directory ``path`` (every run of this process when ``None``)."""
+    chosen = list(_locks) if path is None else [Path(path).resolve()]
+    for folder in chosen:
+        descriptor = _locks.pop(folder, None)
+        if descriptor is not None:
+            os.close(descriptor)  # closing the file releases its flock
 
 
 def open_training_dir(path: str | Path, resuming: bool) -> Path:
@@ -128,6 +217,12 @@ def load_checkpoint(path: str | Path, expected_format: str | None = None, map_lo
     """
     path = Path(path)
     if not path.is_file():
+        if path.name == "last.pt" and (path.parent / "config.json").is_file():
+            raise CheckpointError(
+                f"no checkpoint at {path}: the run in {path.parent} stopped before its first "
+                "checkpoint, so there is nothing to continue; start it again with the same "
+                "command without --resume (the folder is reused)"
+            )
         raise CheckpointError(f"no checkpoint at {path}")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path} is empty, not a checkpoint")

@@ -212,3 +212,35 @@ def test_a_stopped_build_is_one_line_and_status_130(monkeypatch, tmp_path, capsy
         out = str(tmp_path / command[1])
         assert cli.main([*command, "--model", "embedded", "--out", out]) == 130
         assert "stopped before it finished" in capsys.readouterr().err
+
+
+HOLD_THE_BUILD = """
+import fcntl, os, sys, time
+descriptor = os.open(sys.argv[1] + ".lock", os.O_RDWR | os.O_CREAT)
+fcntl.flock(descriptor, fcntl.LOCK_EX)
+os.write(descriptor, b"process %d on here" % os.getpid())
+print("building", flush=True)
+time.sleep(1.0)
+os.makedirs(sys.argv[1])
+"""
+
+
+def test_a_second_command_waits_for_the_build_of_the_first(monkeypatch, tmp_path, capsys):
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("DUALNET_CACHE", str(tmp_path))
+    final = networks.build_path("toy", {})
+    final.parent.mkdir(parents=True)
+    first = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_BUILD, str(final)], stdout=subprocess.PIPE, text=True
+    )
+    assert first.stdout.readline() == "building\n"
+
+    def build_again(folder):
+        raise AssertionError("built a second time beside the first build")
+
+    assert networks.build_once("toy", {}, build_again, "a toy network").path == final
+    assert first.wait(timeout=60) == 0
+    out = capsys.readouterr().out
+    assert f"waiting for process {first.pid} on here, which is building a toy network" in out

@@ -1,6 +1,7 @@
 """The run machinery: atomic writes, the run-directory guard, checkpoints that are data only,
 the metrics log and figures that leave matplotlib's global state alone."""
 
+import errno
 import os
 import pickle
 import subprocess
@@ -66,15 +67,114 @@ def test_a_killed_write_leaves_one_temporary_that_the_next_open_removes(tmp_path
     assert stale.name == f".last.pt.{os.getpid()}.tmp"
     stale.write_bytes(b"partial")
     runs.open_run_dir(run, resuming=True)
-    assert sorted(p.name for p in run.iterdir()) == ["last.pt"]
+    assert sorted(p.name for p in run.iterdir()) == [runs.LOCK_FILE, "last.pt"]
 
 
 def test_a_new_run_is_not_started_over_another_one(tmp_path):
     run = runs.open_run_dir(tmp_path / "run")
-    runs.MetricsLog(run / "metrics.jsonl").append({"epoch": 1})
-    with pytest.raises(ConfigError, match=r"already holds a run \(metrics.jsonl\); use --resume"):
+    runs.save_checkpoint({"format": "f"}, run / "last.pt")
+    with pytest.raises(ConfigError, match=r"already holds a run \(last.pt\); use --resume"):
         runs.open_run_dir(run, hint="use --resume")
     assert runs.open_run_dir(run, resuming=True) == run
+
+
+def test_a_run_stopped_before_its_first_checkpoint_leaves_a_reusable_folder(tmp_path):
+    run = runs.open_run_dir(tmp_path / "run")
+    runs.write_json(run / "config.json", {"lr": 1e308})
+    runs.MetricsLog(run / "metrics.jsonl").append({"step": 1})
+    with pytest.raises(runs.CheckpointError) as error:  # --resume has nothing to continue
+        runs.load_checkpoint(run / "last.pt")
+    assert "stopped before its first checkpoint" in str(error.value)
+    assert "without --resume (the folder is reused)" in str(error.value)
+    assert runs.open_run_dir(run) == run  # ... and the same command without it starts again
+    assert not (run / "config.json").exists() and not (run / "metrics.jsonl").exists()
+
+
+def test_out_at_a_file_or_inside_one_is_one_line(tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    with pytest.raises(ConfigError, match=r"^--out .*notes.txt: a file is there, not a folder"):
+        runs.open_run_dir(a_file)
+    with pytest.raises(ConfigError, match=r"^--out .*sub: cannot create the folder \(Not a dir"):
+        runs.open_run_dir(a_file / "sub")
+    assert a_file.read_text() == "mine"
+
+
+def test_out_on_a_read_only_file_system_is_one_line(tmp_path, monkeypatch):
+    def read_only(self, *args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    with pytest.raises(ConfigError, match=r"^--out .*run: cannot create the folder \(Read-only"):
+        runs.open_run_dir(tmp_path / "run")
+
+
+HOLD_THE_RUN = """
+import sys
+from dualnet.apps import runs
+runs.lock_run(sys.argv[1])
+print("holding", flush=True)
+sys.stdin.readline()
+"""
+
+
+def another_writer(folder: Path) -> subprocess.Popen:
+    """A process that holds the lock of the run ``folder`` until its stdin is closed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_RUN, str(folder)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert child.stdout.readline() == "holding\n"
+    return child
+
+
+def test_a_second_writer_is_refused_in_one_line_naming_the_first(tmp_path):
+    run = tmp_path / "run"
+    child = another_writer(run)
+    try:
+        with pytest.raises(ConfigError) as error:
+            runs.open_run_dir(run, resuming=True)
+        message = str(error.value)
+        assert f"is being written by process {child.pid} on " in message
+        assert "\n" not in message
+    finally:
+        child.stdin.close()
+        child.wait(timeout=60)
+    assert runs.open_run_dir(run, resuming=True) == run  # the first writer ended
+    assert (run / runs.LOCK_FILE).read_text().startswith(f"process {os.getpid()} on ")
+    runs.release_run(run)
+
+
+def test_the_lock_of_a_killed_writer_is_taken_over(tmp_path):
+    run = tmp_path / "run"
+    child = another_writer(run)
+    child.kill()  # kill -9: the lock file stays, naming a process that no longer runs
+    child.wait(timeout=60)
+    assert str(child.pid) in (run / runs.LOCK_FILE).read_text()
+    assert runs.open_run_dir(run, resuming=True) == run
+    runs.release_run(run)
+
+
+def test_gan_train_resume_twice_at_once_is_refused_in_one_line(tmp_path, capsys):
+    from dualnet import cli
+
+    run = tmp_path / "run"
+    tiny = ["--model", "fc", "--steps", "4", "--batch-size", "8", "--no-figures"]
+    started = ["--stop-after-steps", "2", "--out", str(run), "--device", "cpu"]
+    assert cli.main(["gan", "train", *tiny, *started]) == 0
+    capsys.readouterr()
+    child = another_writer(run)  # the same "continue it with" line pasted twice
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            cli.main(["gan", "train", "--resume", str(run), "--device", "cpu"])
+    finally:
+        child.stdin.close()
+        child.wait(timeout=60)
+    assert stopped.value.code == 2
+    last_line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last_line.startswith("dualnet gan train: error: ")
+    assert f"being written by process {child.pid}" in last_line
 
 
 def bad_files(folder: Path) -> dict[str, Path]:

@@ -153,7 +153,7 @@ def train(config: CaptionConfig, prepared: Prepared | None = None) -> TrainResul
     config.check()
     if config.backend != "torch":
         raise ConfigError("train() runs the torch backend; use train_numpy() for --backend numpy")
-    with runtime.distributed(config.device) as context:
+    with runtime.distributed(config.device) as context, runs.writing(config.out_dir):
         run = setup(config, prepared, context)
         state = restore(run) if config.resume else start(run)
         with runtime.stop_on_interrupt() as stop:

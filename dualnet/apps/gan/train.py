@@ -114,7 +114,7 @@ def train(config: GanConfig, digits: Digits | None = None) -> TrainResult:
     """Train the GAN ``config`` describes on ``config.data`` (or on ``digits`` when given); see
     the module docstring for what the loop guarantees."""
     config.check()
-    with runtime.distributed(config.device) as context:
+    with runtime.distributed(config.device) as context, runs.writing(config.out_dir):
         run = setup(config, digits, context)
         state = restore(run) if config.resume else start(run)
         with runtime.stop_on_interrupt() as stop:
