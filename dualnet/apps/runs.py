@@ -172,6 +172,22 @@ def release_run(path: str | Path | None = None) -> None:
             os.close(descriptor)  # closing the file releases its flock
 
 
+@contextlib.contextmanager
+def kept_only_if_written(path: str | Path) -> Iterator[None]:
+    """Remove the run directory ``path`` when the block ends and the folder holds nothing but
+    its lock file, if the block created it: an action that fails leaves no empty ``--out``."""
+    path = Path(path)
+    existed = path.exists()
+    try:
+        yield
+    finally:
+        if not existed and path.is_dir():
+            release_run(path)
+            if [entry.name for entry in path.iterdir()] in ([], [LOCK_FILE]):
+                (path / LOCK_FILE).unlink(missing_ok=True)
+                path.rmdir()
+
+
 def open_training_dir(path: str | Path, resuming: bool) -> Path:
     """:func:`open_run_dir` for a training run, whose refusal says both ways on: continue the
     run that is there, or start a new one elsewhere."""

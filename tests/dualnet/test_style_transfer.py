@@ -222,7 +222,7 @@ def test_files_of_any_mode_and_size_are_read(tmp_path):
     (tmp_path / "notes.png").write_text("not an image")
     with pytest.raises(ValueError, match="--style: cannot read"):
         data.load_style(str(tmp_path / "notes.png"), 24)
-    with pytest.raises(ValueError, match="--content: no file at"):
+    with pytest.raises(ValueError, match="--content .*missing.jpg: neither a built-in image"):
         data.load_content(str(tmp_path / "missing.jpg"), 24)
 
 

@@ -14,8 +14,10 @@ discriminator, then one of the generator), and **finish** (the last sample grid,
   that never stopped: the checkpoint also holds the running sums of the log interval in
   progress;
 * every ``sample_every`` steps the generator draws the run's **fixed noise** (the same 64
-  vectors for the whole run, so the grids can be compared) into ``samples/step-NNNNNN.png``;
-  ``progress.png`` lines the grids up over training and ``losses.png`` draws the losses
+  vectors for the whole run, so the grids can be compared) into ``samples/step-NNNNNN.npz``
+  (the digits) and ``samples/step-NNNNNN.png`` (the figure); the grids are figures, so they
+  stay out of ``last.pt``, whose size does not grow with the run; ``progress.png`` lines the
+  grids up over training and ``losses.png`` draws the losses
   (and, for WGAN-GP, the Wasserstein estimate, the penalty and the critic's gradient norm);
 * Ctrl-C stops the run at the end of the current step and writes ``last.pt``; the first
   non-finite loss stops it with an error naming the step;
@@ -177,6 +179,7 @@ def start(run: Run) -> State:
     state = State()
     if run.context.is_main:
         runs.write_json(run.out_dir / "config.json", asdict(run.config))
+        read_snapshots(run.out_dir, -1)  # a run that stopped before its checkpoint drew them
         take_snapshot(run, state)
     return state
 
@@ -209,8 +212,6 @@ def checkpoint_payload(run: Run, state: State) -> dict:
             "steps": state.interval_steps,
             "seconds": state.timer.interval,
         },
-        snapshot_steps=[step for step, _ in state.snapshots],
-        snapshots=[images for _, images in state.snapshots],
     )
 
 
@@ -234,7 +235,7 @@ def restore(run: Run) -> State:
         sums={name: value.to(run.device) for name, value in interval["sums"].items()},
         interval_steps=interval["steps"],
         timer=Timer(total=checkpoint["seconds"], interval=interval["seconds"]),
-        snapshots=list(zip(checkpoint["snapshot_steps"], checkpoint["snapshots"], strict=True)),
+        snapshots=read_snapshots(run.out_dir, checkpoint["step"]),
         saved_step=checkpoint["step"],
     )
     if run.context.is_main:
@@ -421,12 +422,33 @@ def take_snapshot(run: Run, state: State) -> None:
         return
     images = generate(run.generator, run.fixed_noise)
     state.snapshots.append((state.step, images))
+    runs.save_npz(snapshot_path(run.out_dir, state.step), {"images": images.numpy()})
     if run.config.figures:
         figure = plots.digit_grid(images.numpy(), title=f"step {state.step}")
         plots.save(figure, run.out_dir / "samples" / f"step-{state.step:06d}.png")
         strip = plots.progress_strip(state.snapshots, title=run_title(run.config))
         plots.save(strip, run.out_dir / "progress.png")
         plots.save(plots.losses(state.history, run_title(run.config)), run.out_dir / "losses.png")
+
+
+def snapshot_path(out_dir: Path, step: int) -> Path:
+    """Where the grid of ``step`` is kept: ``samples/step-NNNNNN.npz``."""
+    return out_dir / "samples" / f"step-{step:06d}.npz"
+
+
+def read_snapshots(out_dir: Path, last_step: int) -> list[tuple[int, torch.Tensor]]:
+    """The grids kept in ``out_dir/samples`` up to ``last_step``, the step of the checkpoint
+    resumed; a grid of a later step (drawn by a run killed before its next checkpoint) is
+    removed: the resumed run draws it again."""
+    snapshots = []
+    for path in sorted((out_dir / "samples").glob("step-*.npz")):
+        step = int(path.stem.removeprefix("step-"))
+        if step > last_step:
+            path.unlink()
+            continue
+        with np.load(path) as stored:
+            snapshots.append((step, torch.from_numpy(stored["images"])))
+    return snapshots
 
 
 def run_title(config: GanConfig) -> str:

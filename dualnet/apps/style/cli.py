@@ -73,13 +73,21 @@ def settings_of(args: argparse.Namespace) -> dict:
 
 def run_action(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Configure, load, optimise, report. A bad setting or image is a usage error naming its
-    flag (exit status 2); a network that cannot be loaded is one line (exit status 1)."""
+    flag (exit status 2); a network that cannot be loaded is one line (exit status 1). A run
+    that fails leaves no empty ``--out`` behind."""
+    out = Path(args.out or f"runs/style/{args.action}")
+    with runs.kept_only_if_written(out):
+        return run_into(out, args, parser)
+
+
+def run_into(out: Path, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """The action of :func:`run_action`, writing into the run directory ``out``."""
     from dualnet.apps.networks import BuildStopped
     from dualnet.apps.pretrained import WeightsNotFoundError
     from dualnet.data import DatasetNotFoundError
 
     try:
-        problem, config, out = prepare(args)
+        problem, config = prepare(args, out)
     except BuildStopped as error:  # Ctrl-C while a stand-in was built
         return fail(f"style {args.action}", str(error), status=130)
     except (runs.CheckpointError, WeightsNotFoundError, DatasetNotFoundError) as error:
@@ -89,16 +97,16 @@ def run_action(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     return optimise_and_report(problem, config, out, args.json)
 
 
-def prepare(args: argparse.Namespace):
-    """The configuration, the run directory (refusing one that holds a run), the network and
-    the problem: images, targets and start."""
+def prepare(args: argparse.Namespace, out: Path):
+    """The configuration, the images, the run directory ``out`` (refusing one that holds a
+    run), the network and the problem: images, targets and start."""
     from dualnet.apps.style import network, transfer
 
     config = cfg.make_config(args.action, args.preset, **settings_of(args))
-    out = Path(args.out or f"runs/style/{args.action}")
+    images = transfer.load_images(config)  # a bad file is reported before any slow work
     runs.open_run_dir(out, hint="choose another --out; nothing was overwritten")
     net = network.load_features(config.model, config.weights, config.device)
-    return transfer.prepare(config, net), config, out
+    return transfer.prepare(config, net, images), config
 
 
 def optimise_and_report(problem, config: cfg.StyleConfig, out: Path, as_json: bool) -> int:

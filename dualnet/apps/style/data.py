@@ -220,6 +220,7 @@ def load_style(spec: str, size: int) -> tuple[torch.Tensor, str]:
         return STYLES[spec](size), spec
     if spec in TEXTURES:
         return bundled_photo(spec, size), spec
+    check_file(spec, "--style", [*STYLES, *TEXTURES])
     return resize_shorter(read_image(spec, "--style"), size), Path(spec).name
 
 
@@ -232,4 +233,12 @@ def load_content(spec: str | None, size: int) -> tuple[torch.Tensor, str]:
         return content_scene(size), SCENE
     if spec in photos.PHOTOS:
         return bundled_photo(spec, size), spec
+    check_file(spec, "--content", [*photos.PHOTOS, SCENE])
     return resize_shorter(read_image(spec, "--content"), size), Path(spec).name
+
+
+def check_file(spec: str, flag: str, names: list[str]) -> None:
+    """Refuse ``spec`` when it is neither one of the built-in ``names`` nor a file, listing
+    them: ``--style starry`` is more likely a misspelt name than a missing file."""
+    if not Path(spec).is_file():
+        raise ValueError(f"{flag} {spec}: neither a built-in image ({', '.join(names)}) nor a file")

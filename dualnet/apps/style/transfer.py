@@ -61,11 +61,32 @@ class Result:
     evaluations: int = 0
 
 
-def prepare(config: StyleConfig, net: network.FeatureNet) -> Problem:
-    """Steps 1-3: the images, checked against the network, the targets and the start."""
-    network.check_layers(net, config.content_layer, config.style_layers)
+@dataclass
+class Images:
+    """The content and the style image, ``(3, H, W)`` pixels in [0, 1], with their names."""
+
+    content: torch.Tensor
+    content_name: str
+    style: torch.Tensor
+    style_name: str
+
+
+def load_images(config: StyleConfig) -> Images:
+    """Step 1: the content and the style image, read before any slow work so that a missing
+    or bad file is reported at once."""
     content, content_name = data.load_content(config.content, config.image_size)
     style, style_name = data.load_style(config.style, config.style_size)
+    return Images(content, content_name, style, style_name)
+
+
+def prepare(config: StyleConfig, net: network.FeatureNet, images: Images | None = None) -> Problem:
+    """Steps 1-3: the images (read now unless given), checked against the network, the
+    targets and the start."""
+    network.check_layers(net, config.content_layer, config.style_layers)
+    if images is None:
+        images = load_images(config)
+    content, content_name = images.content, images.content_name
+    style, style_name = images.style, images.style_name
     last = max(config.content_layer, *config.style_layers)
     network.check_size(net, content, last, "--image-size", config.image_size)
     network.check_size(net, style, last, "--style-size", config.style_size)

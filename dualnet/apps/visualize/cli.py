@@ -130,12 +130,20 @@ def resolve_class(network, text: str) -> int:
 
 
 def run_action(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Load, compute, report; a run that fails leaves no empty ``--out`` behind."""
+    out = Path(args.out or f"runs/visualize/{args.action}")
+    with runs.kept_only_if_written(out):
+        return run_into(out, args, parser)
+
+
+def run_into(out: Path, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """The action of :func:`run_action`, writing into the run directory ``out``."""
     from dualnet.apps.networks import BuildStopped
     from dualnet.apps.pretrained import WeightsNotFoundError
     from dualnet.data import DatasetNotFoundError
 
-    out = Path(args.out or f"runs/visualize/{args.action}")
     try:
+        check_image_files(args.images)  # before any slow work
         runs.open_run_dir(out, hint="choose another --out; nothing was overwritten")
     except ValueError as error:
         parser.error(str(error))
@@ -155,6 +163,19 @@ def run_action(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     print_summary(summary, out / "summary.json")
     print(f"wrote {out / f'{args.action}.png'}")
     return 0
+
+
+def check_image_files(sources: list[str] | None) -> None:
+    """Refuse an ``--images`` path with no file behind it, or an image file too large or too
+    elongated (:func:`~dualnet.data.image_file.check_image`), before the network loads."""
+    from dualnet.data.image_file import check_image
+
+    for source in sources or []:
+        if Path(source).suffix == ".npz":
+            if not Path(source).is_file():
+                raise ValueError(f"--images: no file at {source}")
+        else:
+            check_image(source, "--images")
 
 
 def compute(args: argparse.Namespace) -> tuple[dict, object]:
