@@ -21,6 +21,7 @@ Every application writes its results into one folder, the *run directory*:
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import pickletools
@@ -250,17 +251,36 @@ def not_a_checkpoint(path: Path) -> str:
     return f"{path} is not a readable PyTorch checkpoint ({kind})"
 
 
+LEGACY_PICKLES = 4
+"""A ``torch.save`` file of the legacy format (not a zip archive, as ``torch.save(...,
+_use_new_zipfile_serialization=False)`` writes) is pickles one after another: the magic
+number, the protocol, the system's description, then the payload (raw tensor bytes follow)."""
+
+
 def foreign_globals(path: Path) -> list[str]:
-    """The Python objects other than PyTorch's own that the pickle in ``path`` asks to load
-    (functions to call, classes to build), read from its opcodes without running any."""
+    """The Python objects other than PyTorch's own that the pickles in ``path`` ask to load
+    (functions to call, classes to build), read from their opcodes without running any: the
+    ``data.pkl`` of a zip archive, or the first :data:`LEGACY_PICKLES` pickles of any other
+    file (a plain pickle, a legacy ``torch.save``)."""
     data = path.read_bytes()
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             pickles = [n for n in archive.namelist() if n.endswith("data.pkl")]
             data = archive.read(pickles[0]) if pickles else b""
-    names, strings = [], []
+    stream, names = io.BytesIO(data), []
+    for _ in range(LEGACY_PICKLES):
+        if stream.tell() >= len(data) or not globals_of_one_pickle(stream, names):
+            break
+    own = ("torch.", "collections.OrderedDict")
+    return [name for name in names if not name.startswith(own)]
+
+
+def globals_of_one_pickle(stream: io.BytesIO, names: list[str]) -> bool:
+    """Add to ``names`` the objects that the pickle at the position of ``stream`` asks to
+    load, leaving ``stream`` after its end; ``False`` if it is not a whole pickle."""
+    strings = []
     try:
-        for opcode, argument, _ in pickletools.genops(data):
+        for opcode, argument, _ in pickletools.genops(stream):
             if opcode.name in ("GLOBAL", "INST"):
                 names.append(argument.replace(" ", "."))
             elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
@@ -268,9 +288,8 @@ def foreign_globals(path: Path) -> list[str]:
             if isinstance(argument, str):
                 strings.append(argument)
     except Exception:  # not a pickle, or a damaged one: nothing more to learn from it
-        pass
-    own = ("torch.", "collections.OrderedDict")
-    return [name for name in names if not name.startswith(own)]
+        return False
+    return True
 
 
 def refusal(path: Path, names: list[str]) -> str:
