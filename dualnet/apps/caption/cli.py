@@ -110,7 +110,7 @@ def configure(args, parser) -> cfg.CaptionConfig:
     settings = settings_of(args, parser)
     if args.resume:
         path = runs.last_checkpoint(args.resume)
-        checkpoint = runs.load_checkpoint(path, cfg.CHECKPOINT_FORMAT)
+        checkpoint = runs.load_checkpoint(path, cfg.CHECKPOINT_FORMAT, config=cfg.CaptionConfig)
         previous = cfg.config_from_checkpoint(checkpoint)
         refuse_contradicting_flags(previous, settings, parser)
         changes = {**settings, "resume": str(path), "out_dir": str(path.parent)}
