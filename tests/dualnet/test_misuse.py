@@ -36,6 +36,7 @@ from hypothesis import strategies as st
 from dualnet import cli
 from dualnet.apps import runtime
 from dualnet.apps.caption import cli as caption_cli
+from dualnet.apps.caption import encoders
 from dualnet.apps.classify import cli as classify_cli
 from dualnet.apps.classify.config import ClassifyConfig
 from dualnet.apps.gan import cli as gan_cli
@@ -257,6 +258,18 @@ def test_nan_features_in_a_cs231n_folder_are_refused_naming_the_file(cs231n, tmp
     assert not Path("run/last.pt").exists()
 
 
+def test_cs231n_features_of_two_widths_are_refused_naming_the_file(tmp_path, capsys):
+    folder = write_cs231n(tmp_path / "coco_captioning")
+    features_file = folder / "val2014_vgg16_fc7_pca.h5"
+    with h5py.File(features_file, "w") as file:
+        file["features"] = np.zeros((4, 32), np.float32)  # the training features are 16-d
+    argv = ["caption", "train", "--data", "cs231n", str(folder), *CAPTION, "--out", "run"]
+    assert error_line(argv, 1, capsys) == (
+        f"{features_file}: features are 32-d, but the training features are 16-d; both "
+        "splits must come from one encoder"
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # MNIST files
 # --------------------------------------------------------------------------------------------
@@ -339,6 +352,12 @@ def test_a_damaged_npz_given_as_a_checkpoint_or_weights_is_one_line(kind, capsys
     argv = ["visualize", "saliency", "--model", "squeezenet", "--weights", str(path)]
     assert error_line([*argv, "--out", "v"], 1, capsys).startswith(f"--weights {expected}")
     assert not Path("v/summary.json").exists()
+
+
+@pytest.mark.parametrize("kind", ["empty", "truncated"])
+def test_a_damaged_feature_cache_is_extracted_again(kind):
+    assert encoders.read_cached_maps(npz_files()[kind]) is None  # the caller extracts anew
+    assert encoders.read_cached_maps(Path("missing.npz")) is None
 
 
 @pytest.fixture(scope="module")
