@@ -33,7 +33,7 @@ from dualnet import __version__, crosscheck, registry
 from dualnet.apps.caption import cli as caption
 from dualnet.apps.classify import cli as classify
 from dualnet.apps.gan import cli as gan
-from dualnet.apps.settings import Range
+from dualnet.apps.settings import SEED
 from dualnet.apps.style import cli as style
 from dualnet.apps.visualize import cli as visualize
 from dualnet.crosscheck_report import format_table, report
@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--json", action="store_true", help="print the results as JSON")
     check.add_argument(
-        "--seed", type=Range(int, 0).parser(), default=0, help="seed of the random inputs (0)"
+        "--seed", type=SEED.parser(), default=0, help="seed of the random inputs (0)"
     )
     check.add_argument(
         "--device",

@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 
 from dualnet.apps.runtime import DEVICES
-from dualnet.apps.settings import Range
+from dualnet.apps.settings import MAX_IMAGES, SEED, Range
 
 
 def add_run(parser: argparse.ArgumentParser, reads: str = "its last.pt") -> None:
@@ -41,10 +41,10 @@ def add_device(parser: argparse.ArgumentParser, default: str | None = "auto") ->
 
 
 def add_seed(parser: argparse.ArgumentParser, what: str, default: int | None = 0) -> None:
-    """``--seed N`` (at least 0) with what it seeds."""
+    """``--seed N`` (:data:`~dualnet.apps.settings.SEED`) with what it seeds."""
     parser.add_argument(
         "--seed",
-        type=Range(int, 0).parser(),
+        type=SEED.parser(),
         default=default,
         metavar="N",
         help=f"seed of {what} (0)",
@@ -57,11 +57,12 @@ def add_json(parser: argparse.ArgumentParser) -> None:
 
 
 def add_n_images(parser: argparse.ArgumentParser, default: int | None, what: str, low=1) -> None:
-    """``--n-images N``: how many images the action uses."""
+    """``--n-images N`` (from ``low`` to :data:`~dualnet.apps.settings.MAX_IMAGES`): how
+    many images the action uses."""
     shown = "" if default is None else f" ({default})"
     parser.add_argument(
         "--n-images",
-        type=Range(int, low).parser(),
+        type=Range(int, low, MAX_IMAGES).parser(),
         default=default,
         metavar="N",
         help=f"{what}{shown}",

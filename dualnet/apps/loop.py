@@ -109,12 +109,33 @@ def checkpoint_of(checkpoint_format: str, config, step: int, modules: dict, **lo
 def resume_from(config, checkpoint_format: str, modules: dict, device: torch.device) -> dict:
     """Read the checkpoint ``config.resume``, refuse it unless it was made by the same run
     (:func:`~dualnet.apps.settings.check_same_run`), load its state dicts into ``modules``
-    (by name) and return it, for the loop state it holds."""
-    checkpoint = runs.load_checkpoint(config.resume, checkpoint_format, device)
+    (by name) and return it, for the loop state it holds.
+
+    Raises:
+        CheckpointError: the checkpoint lacks a state dict of ``modules``, or one does not
+            fit (:func:`~dualnet.apps.runs.load_state`).
+    """
+    holds = tuple(modules)
+    checkpoint = runs.load_checkpoint(
+        config.resume, checkpoint_format, device, holds=holds, config=type(config)
+    )
     check_same_run(stored_config(type(config), checkpoint), asdict(config))
     for name, module in modules.items():
-        module.load_state_dict(checkpoint[name])
+        load_module_state(module, checkpoint[name], config.resume, name)
     return checkpoint
+
+
+def load_module_state(module, state, path: str, name: str) -> None:
+    """Load a network's (:func:`~dualnet.apps.runs.load_state`) or an optimizer's state
+    dict, refusing one that does not fit in one line naming the checkpoint and the entry."""
+    if isinstance(module, torch.nn.Module):
+        runs.load_state(module, state, path, f"the {name} of its configuration")
+        return
+    try:
+        module.load_state_dict(state)
+    except (KeyError, TypeError, ValueError) as error:
+        problem = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise runs.CheckpointError(f"{path}: its {name!r} does not fit ({problem})") from None
 
 
 def batch_rows(seed: int, step: int, steps_per_epoch: int, batch_size: int, n: int):

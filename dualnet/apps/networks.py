@@ -141,15 +141,24 @@ def efficientnet_lite0(weights: str | os.PathLike | None = None) -> torch.nn.Mod
     path = Path(weights) if weights is not None else lite0_weights_file()
     if not path.is_file():
         raise pretrained.WeightsNotFoundError(f"--weights: no weights file at {path}")
-    state = efficientnet.from_efficientnet_pytorch(pretrained.read_state_dict(path))
-    model = efficientnet.EfficientNetLite0()
+    source = weights_source(weights, path)
+    state = pretrained.read_state_dict(path, "--weights" if weights is not None else "")
     try:
-        model.load_state_dict(state)
-    except RuntimeError as error:
+        state = efficientnet.from_efficientnet_pytorch(state)
+    except (KeyError, ValueError):  # a name outside efficientnet_pytorch's naming
+        names = ", ".join(list(state)[:3])
         raise runs.CheckpointError(
-            f"{path} is not EfficientNet-Lite0's state dict ({str(error).splitlines()[0]})"
+            f"{source} does not hold the weights of EfficientNet-Lite0: its names ({names}, ...) "
+            "are not those of the efficientnet_pytorch package"
         ) from None
+    model = efficientnet.EfficientNetLite0()
+    runs.load_state(model, state, source, "EfficientNet-Lite0")
     return model.eval()
+
+
+def weights_source(weights: str | os.PathLike | None, path: Path) -> str:
+    """How a message names a weights file: ``--weights FILE`` when the user gave it."""
+    return f"--weights {path}" if weights is not None else str(path)
 
 
 def squeezenet(weights: str | None = None) -> torch.nn.Module:
@@ -158,7 +167,9 @@ def squeezenet(weights: str | None = None) -> torch.nn.Module:
 
     enum = torchvision.models.SqueezeNet1_1_Weights.IMAGENET1K_V1
     model = torchvision.models.squeezenet1_1()
-    model.load_state_dict(pretrained.load_state_dict(enum, file=weights))
+    state = pretrained.load_state_dict(enum, file=weights)
+    source = weights_source(weights, Path(weights or pretrained.cached_path(enum)))
+    runs.load_state(model, state, source, "SqueezeNet 1.1")
     return model.eval()
 
 
@@ -168,7 +179,9 @@ def mobilenet_v2(weights: str | None = None, download: bool = True) -> torch.nn.
 
     enum = torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1
     model = torchvision.models.mobilenet_v2()
-    model.load_state_dict(pretrained.load_state_dict(enum, file=weights, download=download))
+    state = pretrained.load_state_dict(enum, file=weights, download=download)
+    source = weights_source(weights, Path(weights or pretrained.cached_path(enum)))
+    runs.load_state(model, state, source, "MobileNetV2")
     return model.eval()
 
 
@@ -200,12 +213,12 @@ def fresh_imagenet_model(name: str) -> torch.nn.Module:
 def network_from_run(path: Path, device: torch.device, name: str) -> Network:
     """The model of a classification checkpoint (either backend), wrapped to take pixels."""
     from dualnet.apps.classify import config as classify_config
-    from dualnet.apps.classify.evaluate import load_model
+    from dualnet.apps.classify.evaluate import load_model, read_checkpoint
 
-    checkpoint = runs.load_checkpoint(path, classify_config.CHECKPOINT_FORMAT)
+    checkpoint = read_checkpoint(path)
     config = classify_config.config_from_checkpoint(checkpoint)
     size = config.image_size
-    model, _ = load_model(checkpoint, (3, size, size), device)
+    model, _ = load_model(checkpoint, (3, size, size), device, f"--model {path}")
     mean, std = tuple(checkpoint["mean"]), tuple(checkpoint["std"])
     if config.backend == "numpy":
         pixel_model = numpy_visualization.PixelModel(model, mean, std)

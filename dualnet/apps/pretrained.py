@@ -64,8 +64,8 @@ def load_state_dict(weights, file: str | Path | None = None, download: bool = Tr
     """
     if file is not None:
         if not Path(file).is_file():
-            raise WeightsNotFoundError(f"no weights file at {file}")
-        return read_state_dict(Path(file))
+            raise WeightsNotFoundError(f"--weights: no weights file at {file}")
+        return read_state_dict(Path(file), "--weights")
     path = cached_path(weights)
     if not path.is_file():
         if not download:
@@ -88,15 +88,24 @@ def fetch(weights, path: Path) -> None:
         socket.setdefaulttimeout(previous)
 
 
-def read_state_dict(path: Path) -> dict:
-    """A state dict (name -> tensor) read as data only."""
+def read_state_dict(path: Path, flag: str = "") -> dict:
+    """A state dict (name -> tensor) read as data only; ``flag`` is the flag that named
+    ``path`` (``--weights``), for the messages.
+
+    Raises:
+        runs.CheckpointError: ``path`` is empty, not a PyTorch file, carries code, or holds
+            something else than a state dict of tensors; one line naming it (and ``flag``).
+    """
+    said = f"{flag} " if flag else ""
+    if path.stat().st_size == 0:
+        raise runs.CheckpointError(f"{said}{path} is empty, not a weights file")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:
         foreign = runs.foreign_globals(path)
         if foreign:
-            raise runs.CheckpointError(runs.refusal(path, foreign)) from None
-        raise runs.CheckpointError(runs.not_a_checkpoint(path)) from None
+            raise runs.CheckpointError(said + runs.refusal(path, foreign)) from None
+        raise runs.CheckpointError(said + runs.not_a_checkpoint(path)) from None
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
-        raise runs.CheckpointError(f"{path} does not hold a state dict of tensors")
+        raise runs.CheckpointError(f"{said}{path} does not hold a state dict of tensors")
     return state

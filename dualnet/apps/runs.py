@@ -21,6 +21,7 @@ Every application writes its results into one folder, the *run directory*:
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import pickletools
@@ -28,12 +29,13 @@ import socket
 import warnings
 import zipfile
 from collections.abc import Iterator
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from dualnet.apps.settings import ConfigError
+from dualnet.apps.settings import ConfigError, check_settings, stored_config
 from dualnet.files import atomic_write
 
 RUN_FILES = ("last.pt", "summary.json")
@@ -217,7 +219,13 @@ def best_checkpoint(run: str | Path) -> Path:
     return last_checkpoint(path)
 
 
-def load_checkpoint(path: str | Path, expected_format: str | None = None, map_location="cpu"):
+def load_checkpoint(
+    path: str | Path,
+    expected_format: str | None = None,
+    map_location="cpu",
+    holds: tuple[str, ...] = (),
+    config: type | None = None,
+):
     """Read a checkpoint written by :func:`save_checkpoint`.
 
     Args:
@@ -225,11 +233,15 @@ def load_checkpoint(path: str | Path, expected_format: str | None = None, map_lo
         expected_format: The ``"format"`` entry the checkpoint must have (each application has
             its own, e.g. ``"dualnet-classify-1"``); ``None`` accepts any dict.
         map_location: Where tensors are loaded.
+        holds: The entries the reader needs (``"generator"``, ``"step"``, ...).
+        config: The configuration class of the application: the checkpoint's ``"config"``
+            must be one that it takes (:func:`config_problem`).
 
     Raises:
         CheckpointError: the file is missing, empty, truncated, not a PyTorch checkpoint,
-            carries code (a pickle that asks to call a function), or belongs to another
-            application. The message is one line naming the file.
+            carries code (a pickle that asks to call a function), belongs to another
+            application, lacks an entry of ``holds`` or holds a configuration that ``config``
+            does not take. The message is one line naming the file.
     """
     path = Path(path)
     if not path.is_file():
@@ -258,7 +270,86 @@ def load_checkpoint(path: str | Path, expected_format: str | None = None, map_lo
             f"{path} is a {payload['format']!r} checkpoint, expected {expected_format!r} "
             "(a checkpoint of another application?)"
         )
+    check_contents(payload, path, holds, config)
     return payload
+
+
+def check_contents(payload: dict, path: Path, holds: tuple[str, ...], config) -> None:
+    """Refuse a checkpoint that lacks an entry of ``holds`` (or its ``"config"``, when a
+    ``config`` class is given), or whose configuration ``config`` does not take."""
+    wanted = (*holds, "config") if config is not None else holds
+    missing = [repr(key) for key in wanted if key not in payload]
+    if missing:
+        raise CheckpointError(
+            f"{path} is a {payload['format']!r} checkpoint without {', '.join(missing)}: "
+            "damaged, or not written by dualnet"
+        )
+    problem = None if config is None else config_problem(config, payload["config"])
+    if problem:
+        raise CheckpointError(f"{path} holds a configuration that cannot run: {problem}")
+
+
+def config_problem(kind: type, stored) -> str | None:
+    """What keeps the stored configuration ``stored`` from being a ``kind`` (a setting it
+    lacks, a value out of its declared range, a model it does not know), or ``None``."""
+    if not isinstance(stored, dict):
+        return f"config is a {type(stored).__name__}, expected a dict of settings"
+    needed = [f.name for f in fields(kind) if f.default is MISSING and f.default_factory is MISSING]
+    absent = [name for name in needed if name not in stored]
+    if absent:
+        return f"config lacks {', '.join(absent)}"
+    try:
+        check_settings(stored_config(kind, {"config": stored}))
+    except (ConfigError, TypeError) as error:
+        return str(error)
+    return None
+
+
+def load_state(module: torch.nn.Module, state, source: str, what: str) -> None:
+    """Load the state dict ``state`` into ``module``, or say in one line why it does not fit:
+    the keys missing and unexpected, the tensors of another shape (a state dict of another
+    architecture, or of another size of the same one).
+
+    Args:
+        source: The file, or the flag and the file (``--weights W.pth``), for the message.
+        what: What ``module`` is (``"SqueezeNet 1.1"``, ``"the fc generator"``).
+
+    Raises:
+        CheckpointError: naming ``source`` and ``what``.
+    """
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{source} holds a {type(state).__name__}, not the weights of {what}")
+    problems = state_dict_problems(module.state_dict(), state)
+    if not problems:
+        try:
+            module.load_state_dict(state)
+        except (RuntimeError, ValueError, TypeError) as error:
+            problems = [str(error).strip().splitlines()[0]]
+    if problems:
+        raise CheckpointError(
+            f"{source} does not hold the weights of {what}: {'; '.join(problems)}"
+        )
+
+
+def state_dict_problems(expected: dict, given: dict, shown: int = 3) -> list[str]:
+    """How the state dict ``given`` differs from ``expected``: its missing keys, its
+    unexpected ones and its entries of another shape, at most ``shown`` of each named."""
+
+    def listed(names: list[str]) -> str:
+        more = f", ... ({len(names)} in all)" if len(names) > shown else ""
+        return ", ".join(names[:shown]) + more
+
+    missing = [key for key in expected if key not in given]
+    unexpected = [key for key in given if key not in expected]
+    reshaped = [
+        f"{key} {tuple(getattr(given[key], 'shape', ()))} in the file, "
+        f"{tuple(value.shape)} in the network"
+        for key, value in expected.items()
+        if key in given and getattr(given[key], "shape", None) != value.shape
+    ]
+    kinds = {"keys missing": missing, "unexpected keys": unexpected,
+             "tensors of another shape": reshaped}  # fmt: skip
+    return [f"{len(items)} {kind} ({listed(items)})" for kind, items in kinds.items() if items]
 
 
 def not_a_checkpoint(path: Path) -> str:
@@ -266,17 +357,36 @@ def not_a_checkpoint(path: Path) -> str:
     return f"{path} is not a readable PyTorch checkpoint ({kind})"
 
 
+LEGACY_PICKLES = 4
+"""A ``torch.save`` file of the legacy format (not a zip archive, as ``torch.save(...,
+_use_new_zipfile_serialization=False)`` writes) is pickles one after another: the magic
+number, the protocol, the system's description, then the payload (raw tensor bytes follow)."""
+
+
 def foreign_globals(path: Path) -> list[str]:
-    """The Python objects other than PyTorch's own that the pickle in ``path`` asks to load
-    (functions to call, classes to build), read from its opcodes without running any."""
+    """The Python objects other than PyTorch's own that the pickles in ``path`` ask to load
+    (functions to call, classes to build), read from their opcodes without running any: the
+    ``data.pkl`` of a zip archive, or the first :data:`LEGACY_PICKLES` pickles of any other
+    file (a plain pickle, a legacy ``torch.save``)."""
     data = path.read_bytes()
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             pickles = [n for n in archive.namelist() if n.endswith("data.pkl")]
             data = archive.read(pickles[0]) if pickles else b""
-    names, strings = [], []
+    stream, names = io.BytesIO(data), []
+    for _ in range(LEGACY_PICKLES):
+        if stream.tell() >= len(data) or not globals_of_one_pickle(stream, names):
+            break
+    own = ("torch.", "collections.OrderedDict")
+    return [name for name in names if not name.startswith(own)]
+
+
+def globals_of_one_pickle(stream: io.BytesIO, names: list[str]) -> bool:
+    """Add to ``names`` the objects that the pickle at the position of ``stream`` asks to
+    load, leaving ``stream`` after its end; ``False`` if it is not a whole pickle."""
+    strings = []
     try:
-        for opcode, argument, _ in pickletools.genops(data):
+        for opcode, argument, _ in pickletools.genops(stream):
             if opcode.name in ("GLOBAL", "INST"):
                 names.append(argument.replace(" ", "."))
             elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
@@ -284,9 +394,8 @@ def foreign_globals(path: Path) -> list[str]:
             if isinstance(argument, str):
                 strings.append(argument)
     except Exception:  # not a pickle, or a damaged one: nothing more to learn from it
-        pass
-    own = ("torch.", "collections.OrderedDict")
-    return [name for name in names if not name.startswith(own)]
+        return False
+    return True
 
 
 def refusal(path: Path, names: list[str]) -> str:

@@ -18,7 +18,10 @@ when a run is resumed. Everything else is read from that one declaration:
 
 A :class:`Range` says which numbers a setting takes (``Range(float, 0, 1, high_open=True)`` is
 ``[0, 1)``); :meth:`Range.parser` is an ``argparse`` ``type=`` that refuses a number outside it
-while the command line is parsed, so the error names the flag as typed.
+while the command line is parsed, so the error names the flag as typed. Every count has an
+upper bound: the ranges below (:data:`SEED`, :data:`MAX_STEPS`, ...) give those the
+applications share, and an integer range that states no upper bound stops at
+:data:`INT_LIMIT`, so that no number reaches a library that cannot hold it.
 """
 
 from __future__ import annotations
@@ -33,9 +36,16 @@ class ConfigError(ValueError):
     """A configuration that cannot run: the command line reports it as a usage error."""
 
 
+INT_LIMIT = 2**32 - 1
+"""No integer setting is larger, whatever its range says: the largest seed that every random
+generator here takes (NumPy's legacy ``np.random.seed`` is the narrowest; PyTorch's take
+``2**64 - 1``), and far more than any count of steps, images or layers."""
+
+
 @dataclass(frozen=True)
 class Range:
-    """Values of ``kind`` between ``low`` and ``high`` (either may be ``None``: unbounded)."""
+    """Values of ``kind`` between ``low`` and ``high`` (either may be ``None``: unbounded, but
+    an integer stops at :data:`INT_LIMIT`)."""
 
     kind: type = float
     low: float | None = None
@@ -43,29 +53,48 @@ class Range:
     low_open: bool = False
     high_open: bool = False
 
+    @property
+    def top(self) -> float | None:
+        """The upper bound in force: ``high``, or :data:`INT_LIMIT` for an integer without
+        one."""
+        if self.high is None and self.kind is int:
+            return INT_LIMIT
+        return self.high
+
     def describe(self) -> str:
+        """The whole range in words: ``at least 1``, ``from 1 to 100``, ``in [0, 1)``."""
         if self.high is None:
             word = "greater than" if self.low_open else "at least"
             return f"{word} {self.low}"
+        if self.kind is int and not (self.low_open or self.high_open):
+            return f"from {self.low} to {self.high}"
         left = "(" if self.low_open else "["
         right = ")" if self.high_open else "]"
         return f"in {left}{self.low}, {self.high}{right}"
 
+    def crossed(self, value) -> str | None:
+        """The bound that ``value`` crosses, in words (``at least 1``, ``at most 100``), or
+        ``None`` when it is in the range."""
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return f"{'greater than' if self.low_open else 'at least'} {self.low}"
+        top = self.top
+        if top is not None and (value > top or (self.high_open and value == top)):
+            return f"{'less than' if self.high_open else 'at most'} {top}"
+        return None
+
     def problem(self, value) -> str | None:
-        """``None`` if ``value`` is in the range, else what is wrong with it."""
+        """``None`` if ``value`` is in the range, else what is wrong with it. An integer (a
+        count, an index, a seed) is told the bound it crosses; a real number the whole
+        range."""
         is_int = isinstance(value, int) and not isinstance(value, bool)
         is_number = is_int or (isinstance(value, float) and self.kind is float)
         if not is_number or (isinstance(value, float) and not math.isfinite(value)):
             return f"must be a finite {self.kind.__name__} {self.describe()}, got {value!r}"
-        too_low = self.low is not None and (
-            value < self.low or (self.low_open and value == self.low)
-        )
-        too_high = self.high is not None and (
-            value > self.high or (self.high_open and value == self.high)
-        )
-        if too_low or too_high:
-            return f"must be {self.describe()}, got {value!r}"
-        return None
+        bound = self.crossed(value)
+        if bound is None:
+            return None
+        wanted = bound if self.kind is int else self.describe()
+        return f"must be {wanted}, got {value!r}"
 
     def parser(self):
         """An ``argparse`` ``type=`` callable that converts the text and checks the range."""
@@ -85,6 +114,21 @@ class Range:
 
         parse.__name__ = self.kind.__name__  # argparse names the type in some messages
         return parse
+
+
+SEED = Range(int, 0, INT_LIMIT)
+"""Every ``--seed``."""
+MAX_STEPS = 10_000_000
+"""Optimiser steps (and the intervals counted in steps): far beyond any run of this project,
+which trains for thousands."""
+MAX_EPOCHS = 10_000
+"""Sweeps of the training data."""
+MAX_BATCH = 65_536
+"""Examples in one batch."""
+MAX_WIDTH = 16_384
+"""Numbers in one vector of a network: noise, word vectors, hidden states."""
+MAX_IMAGES = 100_000
+"""Images (or digits) that one evaluation or sampling action draws or reads."""
 
 
 # --------------------------------------------------------------------------------------------

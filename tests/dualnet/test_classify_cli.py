@@ -170,7 +170,7 @@ def test_ctrl_c_saves_the_run_and_prints_how_to_continue(capsys, monkeypatch):
         (["--warmup-epochs", "-1"], "argument --warmup-epochs: must be at least 0, got -1.0"),
         (["--stop-after-steps", "0"], "argument --stop-after-steps: must be at least 1, got 0"),
         (["--lr", "0"], "argument --lr: must be greater than 0, got 0.0"),
-        (["--epochs", "two"], "argument --epochs: must be an integer at least 1, got 'two'"),
+        (["--epochs", "two"], "argument --epochs: must be an integer from 1 to 10000, got 'two'"),
     ],
 )
 def test_numbers_out_of_range_are_usage_errors_naming_the_flag(capsys, tmp_path, flags, message):

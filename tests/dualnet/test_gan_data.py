@@ -93,12 +93,13 @@ def test_missing_mnist_names_the_files_and_the_folder(tmp_path, monkeypatch):
         data.load_mnist(tmp_path, download=True, timeout=2)
 
 
-def test_files_that_are_not_idx_are_refused_naming_the_folder(tmp_path):
+def test_files_that_are_not_idx_are_refused_naming_the_file(tmp_path):
     write_mnist(tmp_path)
-    raw = tmp_path / "MNIST" / "raw"
-    (raw / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03 truncated")
-    with pytest.raises(data.DigitsError, match=f"the files in {raw} are not MNIST IDX files"):
+    path = tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    path.write_bytes(b"\x00\x00\x08\x03 truncated")
+    with pytest.raises(data.DigitsError) as error:
         data.load_digits("mnist", tmp_path, download=False)
+    assert str(error.value) == f"{path} holds 14 bytes, less than the 16 of an IDX header"
 
 
 def test_the_idx_writer_writes_what_the_format_says(tmp_path):

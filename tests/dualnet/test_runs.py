@@ -217,13 +217,15 @@ def test_damaged_and_foreign_files_are_refused_with_one_line(tmp_path):
         assert "\n" not in message, name
 
 
-@pytest.mark.parametrize("container", ["torch.save", "plain pickle"])
+@pytest.mark.parametrize("container", ["torch.save", "legacy torch.save", "plain pickle"])
 def test_a_checkpoint_carrying_code_is_refused_and_the_code_never_runs(tmp_path, container):
     target = tmp_path / "created-by-the-payload"
     path = tmp_path / "evil.pt"
     payload = {"format": "dualnet-classify-1", "model": WritesAFile(target)}
     if container == "torch.save":
         torch.save(payload, path)
+    elif container == "legacy torch.save":  # not a zip archive: pickles one after another
+        torch.save(payload, path, _use_new_zipfile_serialization=False)
     else:
         path.write_bytes(pickle.dumps(payload))
     with pytest.raises(runs.CheckpointError) as error:

@@ -34,6 +34,8 @@ ERRORS = (
     CaptionDataError,
     pretrained.WeightsNotFoundError,
 )
+BEAM = Range(int, 1, 100)
+"""``--beam K``: the beam width (10 is already wide for these vocabularies)."""
 
 
 def add_commands(commands) -> None:
@@ -108,7 +110,7 @@ def configure(args, parser) -> cfg.CaptionConfig:
     settings = settings_of(args, parser)
     if args.resume:
         path = runs.last_checkpoint(args.resume)
-        checkpoint = runs.load_checkpoint(path, cfg.CHECKPOINT_FORMAT)
+        checkpoint = runs.load_checkpoint(path, cfg.CHECKPOINT_FORMAT, config=cfg.CaptionConfig)
         previous = cfg.config_from_checkpoint(checkpoint)
         refuse_contradicting_flags(previous, settings, parser)
         changes = {**settings, "resume": str(path), "out_dir": str(path.parent)}
@@ -155,7 +157,7 @@ def add_sample(actions) -> None:
         metavar="I",
         help="row indices of the evaluation split (the first few)",
     )
-    sample.add_argument("--beam", type=Range(int, 1).parser(), metavar="K", help="beam width")
+    sample.add_argument("--beam", type=BEAM.parser(), metavar="K", help="beam width")
     flags.add_device(sample)
     flags.add_seed(sample, "PyTorch's generators (decoding draws nothing)")
     sample.add_argument("--out", help="where to write the figures (default: RUN/sample)")
@@ -195,7 +197,7 @@ def add_eval(actions) -> None:
         "runs on the embedded scenes) and blind_bleu4 (the same model on shuffled features).",
     )
     flags.add_run(evaluate, reads="its best checkpoint")
-    evaluate.add_argument("--beam", type=Range(int, 1).parser(), metavar="K", help="beam width")
+    evaluate.add_argument("--beam", type=BEAM.parser(), metavar="K", help="beam width")
     flags.add_n_images(evaluate, None, "score the first N images only")
     flags.add_device(evaluate)
     flags.add_seed(evaluate, "PyTorch's generators (decoding draws nothing)")

@@ -10,7 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dualnet.apps import runtime
-from dualnet.apps.settings import ConfigError, Range, check_settings, setting, stored_config
+from dualnet.apps.settings import (
+    MAX_BATCH,
+    MAX_EPOCHS,
+    MAX_STEPS,
+    MAX_WIDTH,
+    SEED,
+    ConfigError,
+    Range,
+    check_settings,
+    setting,
+    stored_config,
+)
 
 CHECKPOINT_FORMAT = "dualnet-caption-1"
 CELLS = ("rnn", "lstm", "attention")
@@ -33,14 +44,14 @@ class CaptionConfig:
     """
 
     cell: str = setting("attention", help="rnn, lstm or attention", choices=CELLS)
-    epochs: int = setting(help="epochs to train", range=Range(int, 1))
-    batch_size: int = setting(help="captions per step", range=Range(int, 1))
+    epochs: int = setting(help="epochs to train", range=Range(int, 1, MAX_EPOCHS))
+    batch_size: int = setting(help="captions per step", range=Range(int, 1, MAX_BATCH))
     lr: float = setting(help="Adam learning rate", range=Range(float, 0, low_open=True))
     lr_decay: float = setting(
         help="learning rate factor per epoch", range=Range(float, 0, 1, low_open=True)
     )
-    wordvec_dim: int = setting(help="word vector size", range=Range(int, 1))
-    hidden_dim: int = setting(help="hidden state size", range=Range(int, 1))
+    wordvec_dim: int = setting(help="word vector size", range=Range(int, 1, MAX_WIDTH))
+    hidden_dim: int = setting(help="hidden state size", range=Range(int, 1, MAX_WIDTH))
     backend: str = setting(
         "torch", help="numpy trains the NumPy model with the CaptioningSolver", choices=BACKENDS
     )
@@ -67,15 +78,19 @@ class CaptionConfig:
     device: str = setting(
         "auto", help="auto: CUDA when available", choices=runtime.DEVICES, may_change=True
     )
-    seed: int = setting(
-        0, help="seed of the initial weights and the batch order", range=Range(int, 0)
-    )
+    seed: int = setting(0, help="seed of the initial weights and the batch order", range=SEED)
     out_dir: str = setting("runs/caption", help="run directory", flag="--out", may_change=True)
     checkpoint_every: int = setting(
-        0, help="also write last.pt every N steps (0: off)", range=Range(int, 0), may_change=True
+        0,
+        help="also write last.pt every N steps (0: off)",
+        range=Range(int, 0, MAX_STEPS),
+        may_change=True,
     )
     stop_after_steps: int | None = setting(
-        None, help="stop with a checkpoint after N steps", range=Range(int, 1), may_change=True
+        None,
+        help="stop with a checkpoint after N steps",
+        range=Range(int, 1, MAX_STEPS),
+        may_change=True,
     )
     resume: str | None = setting(None, help="the checkpoint resumed", flag="", may_change=True)
     progress: bool = setting(

@@ -295,13 +295,11 @@ def load_cs231n(root: str | os.PathLike, pca: bool = True) -> CaptionData:
     captions_path = cs231n_file(root, "coco2014_captions.h5")
     data = CaptionData("cs231n", str(root), words)
     suffix = "_pca" if pca else ""
+    width = None
     for split in ("train", "val"):
         features_path = cs231n_file(root, f"{split}2014_vgg16_fc7{suffix}.h5")
-        features = read_h5(features_path, "features")
-        if features.ndim != 2:
-            raise CaptionDataError(
-                f"{features_path}: features has shape {features.shape}, expected (M, D)"
-            )
+        features = check_features(features_path, read_h5(features_path, "features"), width)
+        width = features.shape[1]
         captions = check_captions(
             captions_path,
             f"{split}_captions",
@@ -312,10 +310,39 @@ def load_cs231n(root: str | os.PathLike, pca: bool = True) -> CaptionData:
         check_image_idxs(captions_path, features_path, split, captions, idxs, len(features))
         urls_path = root / f"{split}2014_urls.txt"
         urls = urls_path.read_text().split() if urls_path.is_file() else None
-        split_data = CaptionSplit(captions, idxs, features=features.astype(np.float32))
+        split_data = CaptionSplit(captions, idxs, features=features)
         split_data.urls = urls
         data.splits[split] = split_data
     return data
+
+
+def check_features(path: Path, features: np.ndarray, width: int | None) -> np.ndarray:
+    """``features`` of ``path`` as float32 ``(M, D)``, every one a finite number, ``D`` equal
+    to ``width`` (the training features') when given.
+
+    Raises:
+        CaptionDataError: naming the file and what is wrong.
+    """
+    if features.ndim != 2:
+        raise CaptionDataError(f"{path}: features has shape {features.shape}, expected (M, D)")
+    if features.dtype.kind not in "iuf":
+        raise CaptionDataError(f"{path}: features has dtype {features.dtype}, expected numbers")
+    if width is not None and features.shape[1] != width:
+        raise CaptionDataError(
+            f"{path}: features are {features.shape[1]}-d, but the training features are "
+            f"{width}-d; both splits must come from one encoder"
+        )
+    with np.errstate(over="ignore"):
+        features = features.astype(np.float32)  # a float64 beyond float32's range: infinity
+    bad = ~np.isfinite(features)
+    if bad.any():
+        rows = np.unique(np.nonzero(bad)[0])
+        raise CaptionDataError(
+            f"{path}: features hold {int(bad.sum())} non-finite value(s) (NaN or infinity) "
+            f"in {len(rows)} row(s), the first row {rows[0]}; every feature must be a finite "
+            "number"
+        )
+    return features
 
 
 def check_image_idxs(captions_path, features_path, split, captions, idxs, num_features) -> None:

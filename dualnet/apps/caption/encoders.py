@@ -64,6 +64,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -307,14 +308,13 @@ def fingerprint(source: str) -> str:
 
 def feature_maps(data, encoder: Encoder, data_root=None, progress: bool = True) -> dict:
     """The feature map of every image of ``data`` (a ``CaptionData`` with images), per split,
-    ``(N, 1280, 4, 4)`` float16: read from the cache or extracted once and cached."""
+    ``(N, 1280, 4, 4)`` float16: read from the cache or extracted once and cached (again, when
+    the cache is damaged)."""
     name = f"features-{data.name}-{fingerprint(data.source)}-{encoder.name}.npz"
     path = paths.data_root(data_root) / name
-    if path.is_file():
-        with np.load(path, allow_pickle=False) as file:
-            maps = {key: file[key] for key in file.files}
-        if set(maps) == set(data.splits):
-            return maps
+    maps = read_cached_maps(path)
+    if maps is not None and set(maps) == set(data.splits):
+        return maps
     print(f"extracting the features of {encoder.name} once; caching them in {path}",
           file=sys.stderr, flush=True)  # fmt: skip
     if encoder.recalibrate:
@@ -325,6 +325,16 @@ def feature_maps(data, encoder: Encoder, data_root=None, progress: bool = True) 
     }
     runs.save_npz(path, maps)
     return maps
+
+
+def read_cached_maps(path: Path) -> dict | None:
+    """The arrays of the feature cache ``path``, or ``None`` when it is missing, empty,
+    truncated or not an archive of arrays (it is then extracted again)."""
+    try:
+        with np.load(path, allow_pickle=False) as file:
+            return {key: file[key] for key in file.files}
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, AttributeError, TypeError):
+        return None
 
 
 def pooled(maps: np.ndarray) -> np.ndarray:

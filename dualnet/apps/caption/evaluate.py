@@ -59,16 +59,19 @@ def load_run(
     """The model of a run (directory or checkpoint) with its data and features.
 
     Raises:
-        CheckpointError: not a captioning checkpoint.
+        CheckpointError: not a captioning checkpoint, or one whose weights are not those of the
+            model its configuration builds (another hidden size, another cell).
         CaptionDataError: the features are not as wide as the checkpoint's ``W_proj``.
     """
     path = runs.best_checkpoint(run)
-    checkpoint = runs.load_checkpoint(path, CHECKPOINT_FORMAT)
+    checkpoint = runs.load_checkpoint(
+        path, CHECKPOINT_FORMAT, holds=("model", "idx_to_word"), config=CaptionConfig
+    )
     config = stored_config(checkpoint)
     if data_root is not None:
         config.data_root = data_root
     prepared = prepare(config) if prepared is None else prepared
-    expected = int(checkpoint["model"]["W_proj"].shape[0])
+    expected = feature_width(checkpoint["model"], path)
     if prepared.input_dim != expected:
         raise CaptionDataError(
             f"{path}: model/W_proj takes {expected}-d features, but the features of "
@@ -79,9 +82,20 @@ def load_run(
             f"{path}: idx_to_word differs from the vocabulary of {prepared.data.source}"
         )
     model = build_model(config, prepared.data.word_to_idx, expected)
-    model.load_state_dict(checkpoint["model"])
+    what = f"the {config.cell} model of its configuration (--hidden-dim {config.hidden_dim})"
+    runs.load_state(model, checkpoint["model"], str(path), what)
     model.to(runtime.resolve_device(device))
     return LoadedRun(path, config, model.eval(), prepared)
+
+
+def feature_width(state, path: Path) -> int:
+    """The width of the features that the stored weights take: the rows of ``W_proj``."""
+    projection = state.get("W_proj") if isinstance(state, dict) else None
+    if not torch.is_tensor(projection) or projection.ndim != 2:
+        raise runs.CheckpointError(
+            f"{path}: its model has no W_proj matrix (the feature projection)"
+        )
+    return int(projection.shape[0])
 
 
 def caption_images(loaded: LoadedRun, split: str, rows, beam: int | None = None):

@@ -30,10 +30,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from dualnet.apps import figures, runs, runtime
 from dualnet.apps.caption import encoders
-from dualnet.apps.caption.config import (
-    CHECKPOINT_FORMAT,
-    CaptionConfig,
-)
+from dualnet.apps.caption.config import CHECKPOINT_FORMAT, CaptionConfig, defaults
 from dualnet.apps.caption.data import CaptionData, load_data
 from dualnet.apps.loop import (
     NonFiniteGuard,
@@ -49,8 +46,10 @@ from dualnet.apps.loop import (
 )
 from dualnet.apps.settings import ConfigError
 from torch_impl.models.captioning import CaptioningRNN
+from torch_impl.validation import NonFiniteError
 
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+DEFAULT_LR = defaults()["lr"]
 VAL_CAPTIONS = 2500
 """Validation captions whose loss is measured after every epoch."""
 
@@ -293,7 +292,7 @@ def loop(run: Run, state: State, stop: runtime.StopRequest) -> bool:
         for group in run.optimizer.param_groups:
             group["lr"] = learning_rate(config, state.step, run.steps_per_epoch)
         features, captions = batch_for_step(run, state.step)  # (B/W, D[, 4, 4]), (B/W, T)
-        loss = run.model(features, captions)  # summed over time, averaged over the batch
+        loss = batch_loss(run, state, features, captions)
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()  # with DDP, the gradients are averaged over the processes here
         run.optimizer.step()
@@ -322,14 +321,29 @@ def add_to_epoch(state: State, loss: torch.Tensor) -> None:
     state.epoch_steps += 1
 
 
+def batch_loss(run: Run, state: State, features, captions) -> torch.Tensor:
+    """The model's loss on a batch, summed over time and averaged over the batch. Scores
+    that overflowed stop the run as a non-finite loss does (the loss refuses them)."""
+    try:
+        return run.model(features, captions)
+    except NonFiniteError as error:
+        raise FloatingPointError(non_finite(state.step, run.config, str(error))) from None
+
+
 def raise_if_non_finite(run: Run, state: State) -> None:
     """Stop the run if a loss so far was not finite, naming the first such step."""
     step = None if state.guard is None else state.guard.bad_step()
     if step is None:
         return
-    raise FloatingPointError(
-        f"the training loss became non-finite at step {step + 1}; nothing was saved after "
-        f"it. Try a smaller --lr (now {run.config.lr:g})."
+    raise FloatingPointError(non_finite(step, run.config))
+
+
+def non_finite(step: int, config: CaptionConfig, detail: str = "") -> str:
+    """What stops a run whose loss was not finite at ``step`` (0-based), in one line."""
+    detail = f" ({detail})" if detail else ""
+    return (
+        f"the training loss became non-finite at step {step + 1}{detail}; nothing was saved "
+        f"after it. Try a smaller --lr (now {config.lr:g}, default {DEFAULT_LR:g})."
     )
 
 

@@ -23,6 +23,7 @@ from dualnet.apps.caption.config import CHECKPOINT_FORMAT, CaptionConfig
 from dualnet.apps.caption.train import (
     VAL_CAPTIONS,
     Prepared,
+    non_finite,
     prepare,
     training_rows,
 )
@@ -30,6 +31,7 @@ from dualnet.apps.loop import TrainResult
 from dualnet.apps.settings import ConfigError
 from reference_numpy.captioning_solver import CaptioningSolver
 from reference_numpy.models.captioning import CaptioningRNN
+from reference_numpy.validation import NonFiniteError
 
 
 def numpy_model(config: CaptionConfig, word_to_idx: dict, input_dim: int) -> CaptioningRNN:
@@ -112,7 +114,11 @@ def train_numpy(config: CaptionConfig, prepared: Prepared | None = None) -> Trai
         on_epoch_end=epoch_recorder(config, prepared, log, history, per_epoch),
         progress_bar=tqdm if config.progress else None,
     )
-    solver.train()
+    try:
+        with np.errstate(all="ignore"):  # a non-finite number stops the run, said in one line
+            solver.train()
+    except NonFiniteError as error:  # the scores overflowed: the loss refuses them
+        raise FloatingPointError(non_finite(len(solver.loss_history), config, str(error))) from None
     return finish_numpy(config, prepared, model, solver, history, time.perf_counter() - started)
 
 

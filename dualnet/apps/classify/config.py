@@ -12,7 +12,17 @@ from dataclasses import dataclass
 
 from dualnet.apps import runtime
 from dualnet.apps.classify.models import LEVELS, MODELS
-from dualnet.apps.settings import ConfigError, Range, check_settings, setting, stored_config
+from dualnet.apps.settings import (
+    MAX_BATCH,
+    MAX_EPOCHS,
+    MAX_STEPS,
+    SEED,
+    ConfigError,
+    Range,
+    check_settings,
+    setting,
+    stored_config,
+)
 
 CHECKPOINT_FORMAT = "dualnet-classify-1"
 DEFAULT_MODEL = "resnet-preact20"
@@ -20,6 +30,8 @@ BACKENDS = ("torch", "numpy")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "step", "constant")
 DATASETS = ("embedded", "cifar10")
+MAX_IMAGE_SIZE = 512
+"""The largest embedded images drawn (the models take 32 or 64 pixels)."""
 
 
 @dataclass(kw_only=True)
@@ -35,8 +47,8 @@ class ClassifyConfig:
     """
 
     model: str = setting(DEFAULT_MODEL, help="see `dualnet classify models`", choices=tuple(MODELS))
-    epochs: int = setting(help="epochs to train", range=Range(int, 1))
-    batch_size: int = setting(help="global batch size", range=Range(int, 1))
+    epochs: int = setting(help="epochs to train", range=Range(int, 1, MAX_EPOCHS))
+    batch_size: int = setting(help="global batch size", range=Range(int, 1, MAX_BATCH))
     optimizer: str = setting(help="optimizer", choices=OPTIMIZERS)
     lr: float = setting(help="peak learning rate", range=Range(float, 0, low_open=True))
     momentum: float = setting(help="SGD momentum", range=Range(float, 0, 1, high_open=True))
@@ -55,7 +67,9 @@ class ClassifyConfig:
         None, help="CIFAR-10: the folder holding cifar-10-batches-py/", may_change=True
     )
     image_size: int = setting(
-        32, help="embedded images drawn at N x N pixels (the model's)", range=Range(int, 8)
+        32,
+        help="embedded images drawn at N x N pixels (the model's)",
+        range=Range(int, 8, MAX_IMAGE_SIZE),
     )
     label_smoothing: float = setting(
         0.0, help="label smoothing", range=Range(float, 0, 1, high_open=True)
@@ -67,18 +81,19 @@ class ClassifyConfig:
         "auto", help="auto: CUDA when available", choices=runtime.DEVICES, may_change=True
     )
     compile: bool = setting(False, help="wrap the model in torch.compile", may_change=True)
-    seed: int = setting(
-        0, help="seed of initialisation, order and augmentation", range=Range(int, 0)
-    )
+    seed: int = setting(0, help="seed of initialisation, order and augmentation", range=SEED)
     out_dir: str = setting("runs/classify", help="run directory", flag="--out", may_change=True)
     checkpoint_every: int = setting(
         0,
         help="also write last.pt every N steps (0: per epoch)",
-        range=Range(int, 0),
+        range=Range(int, 0, MAX_STEPS),
         may_change=True,
     )
     stop_after_steps: int | None = setting(
-        None, help="stop with a checkpoint after N steps", range=Range(int, 1), may_change=True
+        None,
+        help="stop with a checkpoint after N steps",
+        range=Range(int, 1, MAX_STEPS),
+        may_change=True,
     )
     resume: str | None = setting(None, help="the checkpoint resumed", flag="", may_change=True)
     progress: bool = setting(

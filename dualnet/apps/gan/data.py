@@ -12,7 +12,9 @@ background, 255 = ink) and ``int64`` labels ``(N,)`` for a training and a test s
 ``"mnist"``
     The 60,000 + 10,000 digits of MNIST, read by ``torchvision.datasets.MNIST`` from
     ``DATA_ROOT/MNIST/raw/`` (the four unpacked IDX files), downloaded by torchvision when
-    they are missing and the network is reachable.
+    they are missing and the network is reachable. The files are checked before torchvision
+    reads them (the magic number, the length the header announces, one label per image) and
+    the labels after (``0 .. 9``); a file that fails is named.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import hashlib
 import importlib.util
 import os
 import socket
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +49,9 @@ MNIST_FILES = (
     "t10k-labels-idx1-ubyte",
 )
 """The unpacked files ``torchvision.datasets.MNIST`` reads from ``ROOT/MNIST/raw/``."""
+IDX_UNSIGNED_BYTES = 0x0800
+"""The magic number of an IDX file of unsigned bytes, less its number of dimensions (MNIST's
+images: ``0x00000803``, its labels: ``0x00000801``)."""
 DOWNLOAD_TIMEOUT = 15.0
 """Seconds any one network operation of the MNIST download may wait."""
 
@@ -204,6 +210,8 @@ def load_mnist(root: Path, download: bool = True, timeout: float | None = None) 
     missing = [name for name in MNIST_FILES if not (raw / name).is_file()]
     if missing and not download:
         raise DatasetNotFoundError(mnist_message(root, "downloading is switched off"))
+    if not missing:
+        check_mnist_files(raw)
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT if timeout is None else timeout)
     try:
@@ -220,5 +228,70 @@ def load_mnist(root: Path, download: bool = True, timeout: float | None = None) 
         ) from error
     finally:
         socket.setdefaulttimeout(previous)
+    for split, prefix in zip(splits, ("train", "t10k"), strict=True):
+        check_labels(raw / f"{prefix}-labels-idx1-ubyte", split.targets)
     train, test = ((split.data, split.targets.long()) for split in splits)
     return Digits("mnist", train=train, test=test)
+
+
+def idx_sizes(path: Path, dimensions: int) -> tuple[int, ...]:
+    """The sizes that the header of the IDX file ``path`` announces (``(N, H, W)`` for
+    images, ``(N,)`` for labels).
+
+    Raises:
+        DigitsError: the file is shorter than its header, its magic number is not that of
+            unsigned bytes in ``dimensions`` dimensions, or its length is not the one its
+            header announces (truncated, or with bytes after the last item).
+    """
+    expected = IDX_UNSIGNED_BYTES + dimensions
+    header_size = 4 * (1 + dimensions)
+    with open(path, "rb") as file:
+        header = file.read(header_size)
+    if len(header) < header_size:
+        raise DigitsError(
+            f"{path} holds {len(header)} bytes, less than the {header_size} of an IDX header"
+        )
+    magic, *sizes = struct.unpack(f">{1 + dimensions}I", header)
+    if magic != expected:
+        raise DigitsError(
+            f"{path} has the magic number {magic:#010x}, expected {expected:#010x} (an IDX "
+            f"file of unsigned bytes in {dimensions} dimension(s)): not an MNIST file of "
+            "this name"
+        )
+    length = header_size + int(np.prod(sizes))
+    if path.stat().st_size != length:
+        shape = "x".join(str(size) for size in sizes)
+        raise DigitsError(
+            f"{path} holds {path.stat().st_size} bytes, but its header announces {shape} "
+            f"items ({length} bytes): the file is truncated or damaged"
+        )
+    return tuple(sizes)
+
+
+def check_mnist_files(raw: Path) -> None:
+    """The four IDX files of ``raw`` as their headers say: images ``(N, H, W)`` and one label
+    per image, in each split.
+
+    Raises:
+        DigitsError: naming the file that is not as it should be.
+    """
+    for prefix in ("train", "t10k"):
+        images, labels = raw / f"{prefix}-images-idx3-ubyte", raw / f"{prefix}-labels-idx1-ubyte"
+        count = idx_sizes(images, 3)[0]
+        (labelled,) = idx_sizes(labels, 1)
+        if labelled != count:
+            raise DigitsError(
+                f"{labels} holds {labelled} labels, but {images} holds {count} images: "
+                "one label per image"
+            )
+
+
+def check_labels(path: Path, labels: torch.Tensor) -> None:
+    """Refuse labels outside ``0 .. 9``, naming the file, the first such row and its label."""
+    wrong = torch.nonzero((labels < 0) | (labels > 9)).ravel()
+    if len(wrong):
+        row = int(wrong[0])
+        raise DigitsError(
+            f"{path}: label {int(labels[row])} at row {row} ({len(wrong)} label(s) outside "
+            "0-9); MNIST labels are the digits 0-9"
+        )

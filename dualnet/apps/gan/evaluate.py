@@ -45,6 +45,8 @@ MIN_SHARE = 0.01
 """A class is covered when it holds at least this share of the confident samples."""
 REAL_ORDER_SEED = 12345
 """Seed of the fixed permutation that splits the real digits into the two reference sets."""
+HOLDS = ("generator", "step")
+"""What sampling and scoring read from a checkpoint, beside its configuration."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -134,12 +136,19 @@ def generate_many(generator: torch.nn.Module, noise: torch.Tensor, batch: int = 
     return torch.cat([generate(generator, z) for z in noise.split(batch)])
 
 
-def load_generator(checkpoint: dict, device: torch.device) -> tuple[torch.nn.Module, GanConfig]:
-    """The trained generator of a checkpoint, with the run's configuration."""
+def load_generator(path: Path, device: torch.device) -> tuple[dict, torch.nn.Module, GanConfig]:
+    """The checkpoint ``path``, its trained generator and the run's configuration.
+
+    Raises:
+        CheckpointError: ``path`` is not a GAN checkpoint, lacks its configuration or its
+            generator, or holds a generator that its configuration does not build.
+    """
+    checkpoint = runs.load_checkpoint(path, CHECKPOINT_FORMAT, holds=HOLDS, config=GanConfig)
     config = config_from_checkpoint(checkpoint)
     generator, _ = build_pair(config.model, config.noise_dim)
-    generator.load_state_dict(checkpoint["generator"])
-    return generator.to(device), config
+    what = f"the {config.model} generator with --noise-dim {config.noise_dim}"
+    runs.load_state(generator, checkpoint["generator"], str(path), what)
+    return checkpoint, generator.to(device), config
 
 
 def untrained_generator(config: GanConfig, device: torch.device) -> torch.nn.Module:
@@ -180,9 +189,8 @@ def evaluate_run(
     if n_images < 2:
         raise ConfigError(f"n_images must be at least 2, got {n_images}")
     path = runs.last_checkpoint(run)
-    checkpoint = runs.load_checkpoint(path, CHECKPOINT_FORMAT)
     torch_device = runtime.resolve_device(device)
-    generator, config = load_generator(checkpoint, torch_device)
+    checkpoint, generator, config = load_generator(path, torch_device)
     root = data_root_dir or config.data_root
     digits = load_digits(config.data, root)
     scorer = load_scorer(digits, data_root(root))
@@ -234,8 +242,7 @@ def sample_run(
         raise ConfigError(f"n_images must be a positive number of digits, got {n_images}")
     n = n_images
     path = runs.last_checkpoint(run)
-    checkpoint = runs.load_checkpoint(path, CHECKPOINT_FORMAT)
-    generator, config = load_generator(checkpoint, runtime.resolve_device(device))
+    checkpoint, generator, config = load_generator(path, runtime.resolve_device(device))
     noise = sample_noise(n, config.noise_dim, seed=runtime.derived_seed(seed, 3))
     images = generate_many(generator, noise.to(next(generator.parameters()).device))
     out_dir = Path(out_dir) if out_dir is not None else path.parent / "sample"

@@ -40,10 +40,7 @@ import torch
 
 from dualnet.apps import runs, runtime
 from dualnet.apps.gan import plots
-from dualnet.apps.gan.config import (
-    CHECKPOINT_FORMAT,
-    GanConfig,
-)
+from dualnet.apps.gan.config import CHECKPOINT_FORMAT, GanConfig, defaults
 from dualnet.apps.gan.data import Digits, load_digits, to_uint8, to_unit_range
 from dualnet.apps.gan.models import (
     build_pair,
@@ -65,7 +62,7 @@ from dualnet.apps.loop import (
     step_bar,
     stop_agreed,
 )
-from dualnet.apps.settings import ConfigError
+from dualnet.apps.settings import ConfigError, flags
 from torch_impl.gan import sample_noise
 
 FIXED_NOISE = 64
@@ -366,7 +363,21 @@ def raise_if_non_finite(run: Run, state: State) -> None:
         return
     raise FloatingPointError(
         f"a loss became non-finite at step {step + 1}; nothing was saved after it. Try a "
-        f"smaller --lr (now {run.config.lr:g})."
+        f"smaller {suspects(run.config)}."
+    )
+
+
+def suspects(config: GanConfig) -> str:
+    """The settings that scale the losses or the steps, as they are now, the one furthest
+    above its default first: ``--lambda-gp (now 1e+308, default 10) or --lr (now 0.0001,
+    default 0.0001)``."""
+    default = defaults(config.model, config.loss)
+    names = ["lr", "lambda_gp"] if config.loss == "wgan-gp" else ["lr"]
+    names.sort(key=lambda name: getattr(config, name) / default[name], reverse=True)
+    flag_of = flags(GanConfig)
+    return " or ".join(
+        f"{flag_of[name]} (now {getattr(config, name):g}, default {default[name]:g})"
+        for name in names
     )
 
 
