@@ -146,11 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from dualnet.apps import runs
+    from dualnet.files import WriteError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.run(args, args.parser)  # errors come under the subcommand's usage line
+    except WriteError as error:  # a full disk: one line, whatever the command was writing
+        print(f"{args.parser.prog}: error: {error}", file=sys.stderr)
+        return 1
     finally:
         runs.release_run()  # the command wrote its runs: another process may take them on
 

@@ -16,6 +16,11 @@ from pathlib import Path
 from typing import IO
 
 
+class WriteError(OSError):
+    """A file could not be written (a full disk, a read-only folder); the file it was to
+    replace, if any, is kept as it was."""
+
+
 def temporary_path(path: Path) -> Path:
     """Where :func:`atomic_write` writes before the rename: ``.NAME.PID.tmp`` beside ``path``."""
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -25,6 +30,10 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
     """Call ``write(file)`` on a temporary file, flush it to disk, then rename it to ``path``.
 
     If ``write`` fails, the temporary file is removed and ``path`` keeps its old contents.
+
+    Raises:
+        WriteError: the file system refused the write (an ``OSError``, or the
+            ``RuntimeError`` with which ``torch.save`` reports one), naming ``path``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -35,6 +44,11 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
+    except (OSError, RuntimeError) as error:
+        temporary.unlink(missing_ok=True)
+        kept = "the previous one is kept" if path.exists() else "nothing was written"
+        reason = (getattr(error, "strerror", None) or str(error)).strip().splitlines()[-1]
+        raise WriteError(f"cannot write {path} ({reason}); {kept}") from error
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

@@ -11,7 +11,9 @@ flag or the file, no traceback, and the files that are left. The sections:
 * MNIST files: a wrong magic number, a label count that differs, labels outside 0-9;
 * ``.npz`` files given as inputs;
 * state dicts and checkpoints of another network, or lacking what they must hold;
-* checkpoints that carry code.
+* checkpoints that carry code;
+* image files: bounded before they are decoded, checked before the network loads;
+* run directories: one writer, no stuck runs, an ``--out`` that cannot be a folder.
 
 Everything is tiny (one or two steps, a few images): the whole file takes seconds.
 """
@@ -32,6 +34,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from dualnet import cli
 from dualnet.apps import runtime
@@ -44,10 +47,12 @@ from dualnet.apps.gan.config import GanConfig
 from dualnet.apps.settings import INT_LIMIT, SEED, ConfigError, given_settings
 from dualnet.apps.style import cli as style_cli
 from dualnet.apps.style import config as style_config
+from dualnet.data import image_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from caption_helpers import write_cs231n  # noqa: E402
 from gan_helpers import shared_cache, write_idx_images, write_idx_labels, write_mnist  # noqa: E402
+from run_helpers import another_writer  # noqa: E402
 
 pytestmark = [pytest.mark.cli]
 
@@ -370,12 +375,6 @@ def classify_run(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="visualize --images reads the .npz in dualnet/apps/visualize/data.py (npz_inputs), "
-    "which issue 23's file-reading work owns: EOFError and BadZipFile escape as tracebacks, "
-    "and a string y is reported without the file or the flag",
-)
 @pytest.mark.parametrize("kind", ["empty", "truncated", "strings"])
 def test_a_damaged_npz_given_to_images_names_the_flag_and_the_file(kind, classify_run, capsys):
     path = npz_files()[kind]
@@ -521,3 +520,163 @@ def test_a_legacy_torch_file_carrying_code_is_refused_as_code(capsys):
                            "never holds (")  # fmt: skip
     assert "pathlib" in line and "refusing to load it" in line
     assert not target.exists()
+
+
+# --------------------------------------------------------------------------------------------
+# Image files: bounded before they are decoded, checked before the network loads
+# --------------------------------------------------------------------------------------------
+
+
+def never_load_a_network(monkeypatch):
+    """Make loading any network fail the test: the error must come before it."""
+    from dualnet.apps import networks
+    from dualnet.apps.style import network
+
+    def slow_work(*args, **kwargs):
+        raise AssertionError("the network was loaded before the bad input was reported")
+
+    monkeypatch.setattr(network, "load_features", slow_work)
+    monkeypatch.setattr(networks, "load_network", slow_work)
+
+
+def write_png(path, height: int, width: int):
+    Image.fromarray(np.full((height, width, 3), 128, dtype=np.uint8)).save(path)
+    return path
+
+
+def test_a_strip_of_an_image_is_refused_before_it_is_scaled(tmp_path, capsys, monkeypatch):
+    never_load_a_network(monkeypatch)
+    strip = write_png(tmp_path / "strip.png", 1, 1000)
+    out = tmp_path / "out"
+    argv = ["style", "transfer", "--content", str(strip), "--out", str(out)]
+    line = error_line(argv, 2, capsys)
+    assert "--content: " in line and "strip.png is 1000 x 1 pixels" in line
+    assert "aspect ratio of at most 8:1" in line
+    assert not out.exists()
+
+
+def test_images_over_the_pixel_limit_are_refused_naming_it(tmp_path, capsys, monkeypatch):
+    never_load_a_network(monkeypatch)
+    monkeypatch.setattr(image_file, "MAX_PIXELS", 99)
+    large = write_png(tmp_path / "large.png", 10, 10)
+    line = error_line(["visualize", "saliency", "--images", str(large)], 2, capsys)
+    assert "--images: " in line and "large.png is 10 x 10 pixels, more than the 99" in line
+
+
+@pytest.mark.parametrize("pixels", [150, 400])  # over Pillow's limit: a warning, then an error
+def test_a_decompression_bomb_is_an_error_of_the_flag(tmp_path, capsys, monkeypatch, pixels):
+    never_load_a_network(monkeypatch)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    bomb = write_png(tmp_path / "bomb.png", 10, pixels // 10)
+    out = tmp_path / "out"
+    argv = ["style", "texture", "--style", str(bomb), "--content", "scene", "--out", str(out)]
+    line = error_line(argv, 2, capsys)
+    assert f"--style: cannot read {bomb} as an image" in line and "decompression bomb" in line
+    assert not out.exists()
+
+
+def test_a_misspelt_style_lists_the_built_in_ones(tmp_path, capsys, monkeypatch):
+    never_load_a_network(monkeypatch)
+    line = error_line(["style", "texture", "--style", "starry", "--out", str(tmp_path)], 2, capsys)
+    assert line.endswith(
+        "--style starry: neither a built-in image (stripes, mosaic, strokes, brick, grass, "
+        "gravel) nor a file"
+    )
+
+
+def test_a_missing_content_file_is_reported_before_the_network_loads(tmp_path, capsys, monkeypatch):
+    never_load_a_network(monkeypatch)
+    out = tmp_path / "out"
+    argv = ["style", "transfer", "--content", "holiday.jpg", "--out", str(out)]
+    line = error_line(argv, 2, capsys)
+    assert "--content holiday.jpg: neither a built-in image (chelsea, " in line
+    assert not out.exists()
+
+
+def test_a_missing_image_file_is_reported_before_the_network_loads(tmp_path, capsys, monkeypatch):
+    never_load_a_network(monkeypatch)
+    out = tmp_path / "out"
+    argv = ["visualize", "saliency", "--images", "cat.jpg", "--out", str(out)]
+    assert error_line(argv, 2, capsys).endswith("--images: no file at cat.jpg")
+    assert not out.exists()
+
+
+def test_a_failed_visualize_run_leaves_no_empty_out_folder(tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["visualize", "fool", "--target", "not-a-class", "--n-images", "1", "--out", str(out)]
+    assert "--target 'not-a-class' is not a class of" in error_line(argv, 2, capsys)
+    assert not out.exists()
+    kept = tmp_path / "kept"  # a folder the user made stays, empty as it was
+    kept.mkdir()
+    error_line([*argv[:-1], str(kept)], 2, capsys)
+    assert kept.is_dir() and list(kept.iterdir()) in ([], [kept / ".writer.lock"])
+
+
+# --------------------------------------------------------------------------------------------
+# Run directories: one writer, no stuck runs, --out that cannot be a folder
+# --------------------------------------------------------------------------------------------
+
+
+def test_gan_train_resume_twice_at_once_is_refused_in_one_line(capsys):
+    started = ["--steps", "4", "--stop-after-steps", "2", "--out", "run"]
+    assert cli.main(["gan", "train", *GAN[:2], *GAN[4:], *started]) == 0
+    capsys.readouterr()
+    writer = another_writer(Path("run"))  # the same "continue it with" line pasted twice
+    try:
+        line = error_line(["gan", "train", "--resume", "run", "--device", "cpu"], 2, capsys)
+    finally:
+        writer.stdin.close()
+        writer.wait(timeout=60)
+    assert f"run is being written by process {writer.pid} on " in line
+    assert line.endswith("one process writes a run at a time: wait for it to finish, or stop it")
+
+
+def test_a_gan_run_that_fails_before_its_first_checkpoint_is_not_stuck(capsys):
+    line = error_line(["gan", "train", *GAN, "--lr", "1e308", "--out", "run"], 1, capsys)
+    assert "a loss became non-finite at step 1" in line
+    assert not Path("run/last.pt").exists() and Path("run/config.json").is_file()
+    line = error_line(["gan", "train", "--resume", "run"], 1, capsys)
+    assert line.endswith(
+        "the run in run stopped before its first checkpoint, so there is nothing to continue; "
+        "start it again with the same command without --resume (the folder is reused)"
+    )
+    assert cli.main(["gan", "train", *GAN, "--out", "run"]) == 0  # the same folder, reused
+    assert Path("run/last.pt").is_file()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["gan", "train", *GAN], ["style", "texture", "--steps", "1", "--content", "scene"]],
+)
+def test_out_at_a_file_or_inside_one_is_a_usage_error(argv, capsys):
+    Path("notes.txt").write_text("mine")
+    line = error_line([*argv, "--out", "notes.txt"], 2, capsys)
+    assert line == "--out notes.txt: a file is there, not a folder; choose another --out"
+    line = error_line([*argv, "--out", "notes.txt/run"], 2, capsys)
+    assert line == "--out notes.txt/run: cannot create the folder (Not a directory)"
+    assert Path("notes.txt").read_text() == "mine"
+
+
+def test_a_full_disk_while_writing_a_checkpoint_is_one_line_and_keeps_the_last_one(
+    capsys, monkeypatch
+):
+    real_save = torch.save
+    calls = []
+
+    def full_after_the_first(payload, file, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:  # what torch.save raises when the disk is full
+            real_save(payload, file, *args, **kwargs)
+            raise RuntimeError("PytorchStreamWriter failed writing file data/3: file write failed")
+        real_save(payload, file, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", full_after_the_first)
+    argv = ["gan", "train", *GAN[:2], *GAN[4:], "--steps", "4", "--sample-every", "2"]
+    line = error_line([*argv, "--out", "run"], 1, capsys)
+    assert line == (
+        "cannot write run/last.pt (PytorchStreamWriter failed writing file data/3: file write "
+        "failed); the previous one is kept"
+    )
+    monkeypatch.setattr(torch, "save", real_save)
+    assert torch.load("run/last.pt", weights_only=True)["step"] == 2  # still loadable
+    assert [p.name for p in Path("run").glob(".*.tmp")] == []

@@ -12,6 +12,7 @@ the embedded test images.
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,15 +100,21 @@ def npz_inputs(path: Path, network, count: int) -> Inputs:
     try:
         with np.load(path, allow_pickle=False) as data:
             X, y = data["X"], data["y"]
-    except (KeyError, ValueError, OSError) as error:
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        reason = str(error) or type(error).__name__  # an empty file's EOFError says nothing
         raise ValueError(
             f"--images: {path} is not in the imagenet_val_25 layout (X uint8 (N, H, W, 3), y, "
-            f"label_map): {error}"
+            f"label_map): {reason}"
         ) from None
     if X.dtype != np.uint8 or X.ndim != 4 or X.shape[-1] != 3 or y.shape != (len(X),):
         raise ValueError(
             f"--images: {path} holds X of dtype {X.dtype} and shape {X.shape} with y of shape "
             f"{y.shape}, expected X uint8 (N, H, W, 3) and y (N,)"
+        )
+    if not np.issubdtype(y.dtype, np.integer) or (len(y) and y.min() < 0):
+        raise ValueError(
+            f"--images: {path} holds labels y of dtype {y.dtype}, expected class ids: "
+            "integers from 0"
         )
     images = torch.from_numpy(X[:count]).permute(0, 3, 1, 2).float() / 255
     images = torch.stack([resize_and_crop(image, network.image_size) for image in images])
