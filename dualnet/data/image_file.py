@@ -94,8 +94,8 @@ def check_size(size: tuple[int, int], path: Path, flag: str) -> None:
         )
     if max(width, height) > MAX_ASPECT * min(width, height):
         raise ImageTooLarge(
-            f"{flag}: {path} is {width} x {height} pixels, longer than {MAX_ASPECT} times its "
-            f"width; crop it to an aspect ratio of at most {MAX_ASPECT}:1"
+            f"{flag}: {path} is {width} x {height} pixels, its longer side more than "
+            f"{MAX_ASPECT} times its shorter; crop it to an aspect ratio of at most {MAX_ASPECT}:1"
         )
 
 

@@ -551,7 +551,10 @@ def test_a_strip_of_an_image_is_refused_before_it_is_scaled(tmp_path, capsys, mo
     argv = ["style", "transfer", "--content", str(strip), "--out", str(out)]
     line = error_line(argv, 2, capsys)
     assert "--content: " in line and "strip.png is 1000 x 1 pixels" in line
-    assert "aspect ratio of at most 8:1" in line
+    assert (
+        "its longer side more than 8 times its shorter; crop it to an aspect ratio of at most 8:1"
+        in line
+    )
     assert not out.exists()
 
 
