@@ -76,7 +76,9 @@ def test_naive_and_fast_agree_on_rectangular_everything():
         np.testing.assert_allclose(g_fast, g_naive, rtol=1e-12, atol=1e-12)
 
 
-def test_fast_conv_is_independent_of_the_block_size(monkeypatch):
+# 3 images of 2 x 3 x 3 fields at 6 x 6 positions: 648 unfolded entries each
+@pytest.mark.parametrize("entries", [1, 2 * 648], ids=["one image a block", "2 + 1 images"])
+def test_fast_conv_is_independent_of_the_block_size(monkeypatch, entries):
     rng = np.random.default_rng(2)
     x, w, b = (
         rng.standard_normal((3, 2, 6, 6)),
@@ -84,10 +86,10 @@ def test_fast_conv_is_independent_of_the_block_size(monkeypatch):
         rng.standard_normal(2),
     )
     param = {"stride": 1, "pad": 1}
-    out, cache = C.conv_forward_fast(x, w, b, param)
+    out, cache = C.conv_forward_fast(x, w, b, param)  # one block
     dout = rng.standard_normal(out.shape)
     grads = C.conv_backward_fast(dout, cache)
-    monkeypatch.setattr(C, "BLOCK_ROWS", 7)  # many blocks, none aligned with an image row
+    monkeypatch.setattr(C, "BLOCK_ENTRIES", entries)
     out_small, cache_small = C.conv_forward_fast(x, w, b, param)
     np.testing.assert_allclose(out_small, out, rtol=1e-13, atol=1e-13)
     for g_small, g in zip(C.conv_backward_fast(dout, cache_small), grads, strict=True):
