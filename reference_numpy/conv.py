@@ -30,6 +30,10 @@ BLOCK_ENTRIES = 2**20
 least one). Small enough to stay in the processor's cache, large enough for efficient matrix
 products."""
 
+POOL_BLOCK_ENTRIES = 2**16
+"""How many input entries the fast max pooling works on at a time (whole images, at least
+one): few enough for a block to stay in the processor's cache through all its passes."""
+
 
 # --------------------------------------------------------------------------------------------
 # Shapes and parameters
@@ -252,10 +256,10 @@ def _fold(cols: np.ndarray, stride: int, pads: tuple[int, int], dx: np.ndarray) 
         dx[:, :, rows, cols_] += cols[:, :, k, l, out_rows, out_cols]
 
 
-def _image_blocks(n: int, entries_per_image: int):
-    """``(start, stop)`` ranges of images whose unfolded fields total about
-    :data:`BLOCK_ENTRIES` entries; at least one image each."""
-    step = max(1, BLOCK_ENTRIES // entries_per_image)
+def _image_blocks(n: int, entries_per_image: int, entries: int):
+    """``(start, stop)`` ranges of ``n`` images, as many in each as fit in ``entries`` (the
+    block size, :data:`BLOCK_ENTRIES` or :data:`POOL_BLOCK_ENTRIES`), at least one."""
+    step = max(1, entries // entries_per_image)
     for start in range(0, n, step):
         yield start, min(n, start + step)
 
@@ -263,7 +267,8 @@ def _image_blocks(n: int, entries_per_image: int):
 def _blocks_and_buffer(n: int, channels: int, kernel: tuple, out_size: tuple, dtype):
     """The image blocks of :func:`_image_blocks` and a zeroed buffer for :func:`_unfold` to
     unfold the largest into."""
-    blocks = list(_image_blocks(n, channels * kernel[0] * kernel[1] * out_size[0] * out_size[1]))
+    per_image = channels * kernel[0] * kernel[1] * out_size[0] * out_size[1]
+    blocks = list(_image_blocks(n, per_image, BLOCK_ENTRIES))
     buffer = np.zeros((blocks[0][1], channels, *kernel, *out_size), dtype=dtype)
     return blocks, buffer
 
@@ -485,12 +490,33 @@ def _window_offsets(ph: int, pw: int, stride: int, out_h: int, out_w: int):
             )
 
 
-def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
-    r"""Max pooling with one pass per window offset instead of one per window.
+def _maximum(arrays: list, out: np.ndarray) -> np.ndarray:
+    """``out`` = the elementwise maximum of ``arrays`` (one or more, each of ``out``'s shape)."""
+    if len(arrays) == 1:
+        np.copyto(out, arrays[0])
+        return out
+    np.maximum(arrays[0], arrays[1], out=out)
+    for array in arrays[2:]:
+        np.maximum(out, array, out=out)
+    return out
 
-    For each offset :math:`(k, l)` inside the window, a strided slice of ``x`` holds the entry
-    at that offset of *every* window, shape ``(N, C, H', W')``; the output is the elementwise
-    maximum of these ``PH * PW`` slices.
+
+def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
+    r"""Max pooling with one pass per row and per column of the window instead of one per window.
+
+    The maximum over a window is the maximum over its columns of the maximum over its rows:
+
+    .. math::
+
+        \mathrm{out}_{ncij} = \max_l\, r_{n,c,i,Sj+l}, \qquad
+        r_{ncih} = \max_k\, x_{n,c,Si+k,h} .
+
+    For each row offset :math:`k` a strided slice of ``x`` holds row :math:`Si + k` of every
+    window row :math:`i`, shape ``(N, C, H', W)``; their elementwise maximum is :math:`r`.
+    Then for each column offset :math:`l` a strided slice of :math:`r`, shape
+    ``(N, C, H', W')``; their elementwise maximum is ``out``. The first ``PH`` passes run over
+    whole contiguous rows. The images are taken a block at a time
+    (:data:`POOL_BLOCK_ENTRIES`), so that :math:`r` is still in the cache when it is read.
 
     Args:
         x: Inputs, shape ``(N, C, H, W)``.
@@ -502,25 +528,32 @@ def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
     func = "max_pool_forward_fast"
     _check_pool_input(func, x)
     ph, pw, stride = pool_settings(func, pool_param)
-    _, _, height, width = x.shape
+    n, channels, height, width = x.shape
     out_h = output_size(func, height, ph, stride, 0, "rows")
     out_w = output_size(func, width, pw, stride, 0, "columns")
-    offsets = list(_window_offsets(ph, pw, stride, out_h, out_w))
-    out = x[offsets[0][1]].copy()
-    for _, view in offsets[1:]:
-        np.maximum(out, x[view], out=out)
+    span_h, span_w = stride * (out_h - 1) + 1, stride * (out_w - 1) + 1
+    out = np.empty((n, channels, out_h, out_w), dtype=x.dtype)
+    blocks = list(_image_blocks(n, x[0].size, POOL_BLOCK_ENTRIES))
+    row_maxima = np.empty((blocks[0][1], channels, out_h, width), dtype=x.dtype)
+    for start, stop in blocks:
+        block = x[start:stop]
+        rows = [block[:, :, k : k + span_h : stride] for k in range(ph)]
+        r = _maximum(rows, row_maxima[: stop - start])  # (n, C, H', W)
+        columns = [r[:, :, :, l : l + span_w : stride] for l in range(pw)]
+        _maximum(columns, out[start:stop])
     return out, (x, out, pool_param)
 
 
 def max_pool_backward_fast(dout: np.ndarray, cache):
     r"""Backward pass of :func:`max_pool_forward_fast`.
 
-    The offsets are visited in row-major order. At each, the windows whose entry there equals
-    the window's maximum, and whose gradient has not been routed yet, send
+    The offsets inside the window are visited in row-major order. At each, the windows whose
+    entry there equals the window's maximum, and whose gradient has not been routed yet, send
     :math:`\overline{\mathrm{out}}` to that entry: every window routes to its *first*
     maximum, as PyTorch does when entries tie. When windows overlap (stride smaller than the
     window) the contributions are added; otherwise each input belongs to at most one window and
-    is written directly.
+    is written directly. The images are taken a block at a time (:data:`POOL_BLOCK_ENTRIES`),
+    so that the block's inputs and gradients stay in the cache through the passes.
 
     Args:
         dout: Upstream gradient, shape ``(N, C, H', W')``.
@@ -533,18 +566,24 @@ def max_pool_backward_fast(dout: np.ndarray, cache):
     x, out, pool_param = cache
     ph, pw, stride = pool_settings(func, pool_param)
     check_shape(func, "dout", dout, out.shape, "(N, C, H', W')")
-    overlapping = stride < ph or stride < pw
+    n = x.shape[0]
     dx = np.zeros(x.shape, dtype=np.result_type(x, dout))
-    unrouted = np.ones(out.shape, dtype=bool)
-    winner = np.empty(out.shape, dtype=bool)
-    for _, view in _window_offsets(ph, pw, stride, *out.shape[2:]):
-        np.equal(x[view], out, out=winner)
-        winner &= unrouted
-        if overlapping:
-            dx[view] += dout * winner
-        else:
-            np.multiply(dout, winner, out=dx[view])
-        unrouted ^= winner  # the winners were unrouted: this marks them routed
+    blocks = list(_image_blocks(n, x[0].size, POOL_BLOCK_ENTRIES))
+    unrouted = np.empty((blocks[0][1], *out.shape[1:]), dtype=bool)
+    winner = np.empty_like(unrouted)
+    offsets = list(_window_offsets(ph, pw, stride, *out.shape[2:]))
+    for start, stop in blocks:  # a block of images at a time, to stay in the cache
+        x_b, out_b, dout_b, dx_b = x[start:stop], out[start:stop], dout[start:stop], dx[start:stop]
+        unrouted_b, winner_b = unrouted[: stop - start], winner[: stop - start]
+        unrouted_b.fill(True)
+        for _, view in offsets:
+            np.equal(x_b[view], out_b, out=winner_b)
+            winner_b &= unrouted_b
+            if stride < ph or stride < pw:  # overlapping windows: an input can collect twice
+                dx_b[view] += dout_b * winner_b
+            else:
+                np.multiply(dout_b, winner_b, out=dx_b[view])
+            unrouted_b ^= winner_b  # the winners were unrouted: this marks them routed
     return dx
 
 

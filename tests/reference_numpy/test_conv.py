@@ -190,6 +190,20 @@ def test_max_pool_ties_go_to_the_first_maximum_and_overlaps_add(forward, backwar
     )
 
 
+@pytest.mark.parametrize("entries", [1, 2 * 2 * 7 * 6], ids=["one image a block", "2 + 1 images"])
+def test_fast_max_pool_is_independent_of_the_block_size(monkeypatch, entries):
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 3, (3, 2, 7, 6)).astype(float)  # ties in most windows
+    param = {"pool_height": 2, "pool_width": 3, "stride": 2}
+    out, cache = C.max_pool_forward_fast(x, param)  # one block
+    dout = rng.standard_normal(out.shape)
+    dx = C.max_pool_backward_fast(dout, cache)
+    monkeypatch.setattr(C, "POOL_BLOCK_ENTRIES", entries)
+    out_small, cache_small = C.max_pool_forward_fast(x, param)
+    np.testing.assert_array_equal(out_small, out)
+    np.testing.assert_array_equal(C.max_pool_backward_fast(dout, cache_small), dx)
+
+
 @pytest.mark.parametrize("forward", [C.max_pool_forward_naive, C.max_pool_forward_fast])
 def test_max_pool_errors(forward):
     x = np.zeros((1, 2, 4, 4))
