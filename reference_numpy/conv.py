@@ -337,29 +337,16 @@ def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: d
 
 
 def conv_backward_fast(dout: np.ndarray, cache):
-    r"""Backward pass of :func:`conv_forward_fast`: the affine layer's backward, per image.
+    r"""Backward pass of :func:`conv_forward_fast`: matrix products on unfolded arrays.
 
-    With :math:`X_n` (``(C HH WW, H' W')``) unfolded again block by block and
-    :math:`\overline{O}_n` = ``dout[n]`` as ``(F, H' W')``:
+    :math:`\overline{b}_f = \sum_{n,i,j} \overline{\mathrm{out}}_{nfij}`. For :math:`\overline{w}`
+    and :math:`\overline{x}`, two routes that compute the same numbers:
 
-    .. math::
-
-        \overline{W_{\mathrm{mat}}} = \sum_n \overline{O}_n X_n^\top, \qquad
-        \overline{X_n} = W_{\mathrm{mat}}^\top\, \overline{O}_n, \qquad
-        \overline{b} = \textstyle\sum_{n,i,j} \overline{\mathrm{out}}_{n\cdot ij} .
-
-    :math:`\overline{W_{\mathrm{mat}}}` (``(F, C HH WW)``, computed as its transpose
-    :math:`\sum_n X_n \overline{O}_n^\top`, the faster product) reshapes to ``(F, C, HH, WW)``.
-
-    :math:`\overline{X_n}` (``(C HH WW, H' W')``) is *folded* (:func:`_fold`, col2im): each
-    entry is added onto the pixel it was copied from, summing for every pixel the
-    contributions of all the windows that contain it; what fell on the padding is dropped.
-    With stride 1 that sum is the derivation's full correlation of the upstream gradient with
-    the flipped kernel, and it is computed as one, by the forward pass's own matrix products
-    (:func:`_correlate`): ``dout`` padded by ``HH - 1 - P`` rows and ``WW - 1 - P`` columns
-    (cropped where that is negative), correlated with the filters flipped in both spatial axes
-    and with their two channel axes swapped, shape ``(C, F, HH, WW)``. That gives
-    :math:`\overline{x}` with no fold; the fold stays for strides above 1.
+    * any stride (:func:`_backward_unfolding_x`): the affine layer's backward on the unfolded
+      images :math:`X_n` of the forward pass, and a fold;
+    * stride 1 (:func:`_backward_unfolding_dout`): the derivation's full correlation of the
+      upstream gradient with the flipped kernel, for which it is ``dout`` that is unfolded,
+      once, for both gradients. It reads less memory, which is what it is for.
 
     Args:
         dout: Upstream gradient, shape ``(N, F, H', W')``.
@@ -371,37 +358,103 @@ def conv_backward_fast(dout: np.ndarray, cache):
     func = "conv_backward_fast"
     x, w, conv_param = cache
     stride, pad = conv_settings(func, conv_param)
-    n, channels, height, width = x.shape
+    n, _, height, width = x.shape
     filters, _, kh, kw = w.shape
     out_h = 1 + (height + 2 * pad - kh) // stride
     out_w = 1 + (width + 2 * pad - kw) // stride
     check_shape(func, "dout", dout, (n, filters, out_h, out_w), "(N, F, H', W')")
 
     dtype = np.result_type(x, w, dout)
-    x, dout = x.astype(dtype, copy=False), dout.astype(dtype, copy=False)
-    w_mat = w.reshape(filters, -1).astype(dtype, copy=False)  # (F, C HH WW)
+    x, w, dout = (a.astype(dtype, copy=False) for a in (x, w, dout))
+    if stride == 1:
+        dx, dw = _backward_unfolding_dout(dout, x, w, pad)
+    else:
+        dx, dw = _backward_unfolding_x(dout, x, w, stride, pad)
+    db = dout.sum(axis=(0, 2, 3))
+    return dx, dw, db
+
+
+def _backward_unfolding_x(dout: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int, pad: int):
+    r"""``(dx, dw)`` of a convolution of any stride: the affine layer's backward, per image.
+
+    With :math:`X_n` (``(C HH WW, H' W')``) unfolded again block by block as in
+    :func:`conv_forward_fast` and :math:`\overline{O}_n` = ``dout[n]`` as ``(F, H' W')``:
+
+    .. math::
+
+        \overline{W_{\mathrm{mat}}}^\top = \sum_n X_n \overline{O}_n^\top, \qquad
+        \overline{X_n} = W_{\mathrm{mat}}^\top\, \overline{O}_n .
+
+    :math:`\overline{W_{\mathrm{mat}}}` (``(F, C HH WW)``) reshapes to ``(F, C, HH, WW)``.
+    :math:`\overline{X_n}` (``(C HH WW, H' W')``) is *folded* (:func:`_fold`, col2im): each
+    entry is added onto the pixel it was copied from, summing for every pixel the
+    contributions of all the windows that contain it; what fell on the padding is dropped.
+    """
+    n, channels = x.shape[:2]
+    filters, _, kh, kw = w.shape
+    out_h, out_w = dout.shape[2:]
+    w_mat = w.reshape(filters, -1)  # (F, C HH WW)
     fields = w_mat.shape[1]
-    dw_mat_t = np.zeros((fields, filters), dtype=dtype)  # the gradient of W_mat^T
-    blocks, buffer = _blocks_and_buffer(n, channels, (kh, kw), (out_h, out_w), dtype)
-    if stride > 1:
-        dx = np.zeros(x.shape, dtype=dtype)
-        dcols = np.empty_like(buffer)
+    dw_mat_t = np.zeros((fields, filters), dtype=x.dtype)  # the gradient of W_mat^T
+    dx = np.zeros(x.shape, dtype=x.dtype)
+    blocks, buffer = _blocks_and_buffer(n, channels, (kh, kw), (out_h, out_w), x.dtype)
+    dcols = np.empty_like(buffer)
     for start, stop in blocks:
         cols = _unfold(x[start:stop], stride, (pad, pad), buffer[: stop - start])
         x_cols = cols.reshape(stop - start, fields, out_h * out_w)  # X_n, stacked
         d_out = dout[start:stop].reshape(stop - start, filters, -1)  # dO_n, stacked
         dw_mat_t += np.matmul(x_cols, d_out.transpose(0, 2, 1)).sum(axis=0)
-        if stride > 1:
-            d_cols = dcols[: stop - start]
-            np.matmul(w_mat.T, d_out, out=d_cols.reshape(stop - start, fields, -1))
-            _fold(d_cols, stride, (pad, pad), dx[start:stop])
-    if stride == 1:  # correlate dout with the flipped filters
-        w_flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3), dtype=dtype)
-        pads = (kh - 1 - pad, kw - 1 - pad)
-        dx = _correlate(dout, w_flipped, 1, pads, np.empty(x.shape, dtype=dtype))
-    dw = np.ascontiguousarray(dw_mat_t.T).reshape(w.shape)
-    db = dout.sum(axis=(0, 2, 3))
-    return dx, dw, db
+        d_cols = dcols[: stop - start]
+        np.matmul(w_mat.T, d_out, out=d_cols.reshape(stop - start, fields, -1))
+        _fold(d_cols, stride, (pad, pad), dx[start:stop])
+    return dx, np.ascontiguousarray(dw_mat_t.T).reshape(w.shape)
+
+
+def _backward_unfolding_dout(dout: np.ndarray, x: np.ndarray, w: np.ndarray, pad: int):
+    r"""``(dx, dw)`` of a stride-1 convolution, both from one unfolding of ``dout``.
+
+    Pad :math:`\overline{\mathrm{out}}` by :math:`Q = HH - 1 - P` rows and
+    :math:`Q' = WW - 1 - P` columns (crop where that is negative) and unfold it
+    (:func:`_unfold`) into :math:`D_n` of shape ``(F HH WW, H W)``, one column per *input*
+    pixel :math:`(u, v)`:
+
+    .. math::
+
+        (D_n)_{(f,a,b),\,(u,v)} = \overline{\mathrm{out}}_{n,\,f,\,u+a-Q,\,v+b-Q'}
+        = \overline{\mathrm{out}}_{n,\,f,\,u+P-k,\,v+P-l}
+        \quad\text{with } k = HH - 1 - a,\ l = WW - 1 - b,
+
+    zero where that output does not exist. Pixel :math:`(u, v)` met filter tap
+    :math:`(k, l)` in exactly that output, so the derivation's two sums become products:
+
+    .. math::
+
+        \overline{x}_n = W^{\mathrm{flip}}_{\mathrm{mat}}\, D_n, \qquad
+        G = \sum_n D_n\, x_n^\top, \qquad \overline{w}_{fckl} = G_{(f,\,HH-1-k,\,WW-1-l),\,c},
+
+    where :math:`x_n` is ``x[n]`` as ``(C, H W)`` and :math:`W^{\mathrm{flip}}_{\mathrm{mat}}`
+    (``(C, F HH WW)``) holds the filters flipped in both spatial axes with their two channel
+    axes swapped: :math:`\overline{x}` is the full correlation of the upstream gradient with
+    the flipped kernel. Shapes: :math:`\overline{x}_n` ``(C, H W)``, :math:`G`
+    ``(F HH WW, C)``.
+    """
+    n, channels, height, width = x.shape
+    filters, _, kh, kw = w.shape
+    pads = (kh - 1 - pad, kw - 1 - pad)
+    w_flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))  # (C, F, HH, WW)
+    w_flipped_mat = w_flipped.reshape(channels, -1)  # (C, F HH WW)
+    fields = w_flipped_mat.shape[1]
+    g = np.zeros((fields, channels), dtype=x.dtype)
+    dx = np.empty(x.shape, dtype=x.dtype)
+    blocks, buffer = _blocks_and_buffer(n, filters, (kh, kw), (height, width), x.dtype)
+    for start, stop in blocks:
+        cols = _unfold(dout[start:stop], 1, pads, buffer[: stop - start])
+        d_cols = cols.reshape(stop - start, fields, height * width)  # D_n, stacked
+        x_n = x[start:stop].reshape(stop - start, channels, -1)  # x_n, stacked
+        np.matmul(w_flipped_mat, d_cols, out=dx[start:stop].reshape(stop - start, channels, -1))
+        g += np.matmul(d_cols, x_n.transpose(0, 2, 1)).sum(axis=0)
+    dw = g.reshape(filters, kh, kw, channels)[:, ::-1, ::-1].transpose(0, 3, 1, 2)
+    return dx, np.ascontiguousarray(dw)
 
 
 # --------------------------------------------------------------------------------------------
