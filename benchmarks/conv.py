@@ -1,14 +1,16 @@
 """The fast NumPy convolution and max pooling against PyTorch on the CPU, and against the naive
 loops. Every figure is a ratio of two timings taken in this one run.
 
-    python benchmarks/conv.py [--repeats 7] [--threads N] [--json results.json]
+    python benchmarks/conv.py [--repeats 7] [--threads N] [--settle 0.3] [--json results.json]
 
 Rows:
 
 * ``numpy/torch``: forward + backward of the fast NumPy version vs PyTorch (``F.conv2d`` /
   ``F.max_pool2d`` with autograd), same shapes, dtype and thread count. The ratio is NumPy's
   throughput over PyTorch's: 1.0 means as fast. Targets: convolution 1.2 in float64 and 0.8
-  in float32, max pooling 1.0 in both.
+  in float32, max pooling 1.0 in both. Each timed call follows a short sleep and an untimed
+  call (``--settle``): OpenBLAS's threads spin for a while after each NumPy call and would
+  otherwise slow down the PyTorch call timed right after it.
 * ``fast/naive``: forward + backward of the fast vs the naive NumPy version on a small shape.
   Target: 100.
 * peak extra memory of the fast convolution's forward + backward (tracemalloc), beside the
@@ -35,6 +37,13 @@ parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 parser.add_argument("--repeats", type=int, default=7, help="timing rounds, best kept (default 7)")
 parser.add_argument(
     "--threads", type=int, default=os.cpu_count(), help="threads for both (default: all)"
+)
+parser.add_argument(
+    "--settle",
+    type=float,
+    default=0.3,
+    help="seconds of sleep, then one untimed call, before each timed call, so that each "
+    "library is timed alone (default 0.3; 0 alternates back to back, as before)",
 )
 parser.add_argument("--json", type=Path, help="also write the results to this file")
 ARGS = parser.parse_args()
@@ -178,7 +187,9 @@ def main() -> None:
     rows, results = [], []
 
     def record(name, shape, dtype, reference, contender, target, what, repeats=ARGS.repeats):
-        t_ref, t_new = best_times_interleaved([reference, contender], repeats=repeats)
+        t_ref, t_new = best_times_interleaved(
+            [reference, contender], repeats=repeats, settle=ARGS.settle
+        )
         ratio = t_ref / t_new
         rows.append(
             [
@@ -260,7 +271,8 @@ def main() -> None:
     blas = machine["numpy_blas"]
     print(
         f"forward + backward on the CPU, {ARGS.threads} threads for NumPy's BLAS and for torch, "
-        f"best of {ARGS.repeats}; ratio = throughput of the first over the second"
+        f"best of {ARGS.repeats}, {ARGS.settle:g} s settle before each timed call; "
+        "ratio = throughput of the first over the second"
     )
     print(
         f"NumPy {machine['numpy']}: {blas.get('internal_api')} {blas.get('version')}, "
@@ -284,6 +296,7 @@ def main() -> None:
     print_table(["dtype", "input MiB", "peak extra MiB", "x input"], memory)
     if ARGS.json:
         machine["load_average"] = {"before": load_before, "after": load_after}
+        machine["repeats"], machine["settle_seconds"] = ARGS.repeats, ARGS.settle
         ARGS.json.write_text(json.dumps({"machine": machine, "results": results}, indent=2))
 
 
