@@ -8,9 +8,9 @@ Rows:
 * ``numpy/torch``: forward + backward of the fast NumPy version vs PyTorch (``F.conv2d`` /
   ``F.max_pool2d`` with autograd), same shapes, dtype and thread count. The ratio is NumPy's
   throughput over PyTorch's: 1.0 means as fast. Targets: convolution 1.2 in float64 and 0.8
-  in float32, max pooling 1.0 in both. Each timed call follows a short sleep and an untimed
-  call (``--settle``): OpenBLAS's threads spin for a while after each NumPy call and would
-  otherwise slow down the PyTorch call timed right after it.
+  in float32, max pooling 1.0 in both. Before each timed call the function runs untimed
+  for a moment (``--settle``): OpenBLAS's threads spin for a while after each NumPy call and
+  would otherwise slow down the PyTorch call timed right after it.
 * ``fast/naive``: forward + backward of the fast vs the naive NumPy version on a small shape.
   Target: 100.
 * peak extra memory of the fast convolution's forward + backward (tracemalloc), beside the
@@ -42,8 +42,8 @@ parser.add_argument(
     "--settle",
     type=float,
     default=0.3,
-    help="seconds of sleep, then one untimed call, before each timed call, so that each "
-    "library is timed alone (default 0.3; 0 alternates back to back, as before)",
+    help="seconds each function runs untimed before each timed call, so that each library "
+    "is timed alone (default 0.3; 0 alternates back to back, as before)",
 )
 parser.add_argument("--json", type=Path, help="also write the results to this file")
 ARGS = parser.parse_args()
@@ -271,7 +271,7 @@ def main() -> None:
     blas = machine["numpy_blas"]
     print(
         f"forward + backward on the CPU, {ARGS.threads} threads for NumPy's BLAS and for torch, "
-        f"best of {ARGS.repeats}, {ARGS.settle:g} s settle before each timed call; "
+        f"best of {ARGS.repeats}, each timed call after {ARGS.settle:g} s of untimed calls; "
         "ratio = throughput of the first over the second"
     )
     print(
