@@ -244,16 +244,16 @@ def _unfold(x: np.ndarray, stride: int, pads: tuple[int, int], out: np.ndarray) 
     return out
 
 
-def _fold(cols: np.ndarray, stride: int, pads: tuple[int, int], dx: np.ndarray) -> None:
-    """The adjoint of :func:`_unfold` (*col2im*): add every entry of ``cols``, shape
+def _fold(unfolded: np.ndarray, stride: int, pads: tuple[int, int], dx: np.ndarray) -> None:
+    """The adjoint of :func:`_unfold` (*col2im*): add every entry of ``unfolded``, shape
     ``(n, C, HH, WW, H', W')``, onto the pixel of ``dx``, shape ``(n, C, H, W)``, that
     :func:`_unfold` copied it from. Pixels shared by overlapping windows add up; entries that
     came from the padding are dropped."""
-    _, _, kh, kw, out_h, out_w = cols.shape
-    for k, l, out_rows, out_cols, rows, cols_ in _taps(
+    _, _, kh, kw, out_h, out_w = unfolded.shape
+    for k, l, out_rows, out_cols, rows, cols in _taps(
         kh, kw, stride, pads, dx.shape[2:], (out_h, out_w)
     ):
-        dx[:, :, rows, cols_] += cols[:, :, k, l, out_rows, out_cols]
+        dx[:, :, rows, cols] += unfolded[:, :, k, l, out_rows, out_cols]
 
 
 def _image_blocks(n: int, entries_per_image: int, entries: int):
