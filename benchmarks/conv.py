@@ -1,17 +1,26 @@
 """The fast NumPy convolution and max pooling against PyTorch on the CPU, and against the naive
 loops. Every figure is a ratio of two timings taken in this one run.
 
-    python benchmarks/conv.py [--repeats 5] [--threads N] [--json results.json]
+    python benchmarks/conv.py [--repeats 7] [--threads N] [--settle 0.3] [--json results.json]
 
 Rows:
 
 * ``numpy/torch``: forward + backward of the fast NumPy version vs PyTorch (``F.conv2d`` /
   ``F.max_pool2d`` with autograd), same shapes, dtype and thread count. The ratio is NumPy's
-  throughput over PyTorch's: 1.0 means as fast. Targets: 1.0 in float64, 0.5 in float32.
+  throughput over PyTorch's: 1.0 means as fast. Targets: convolution 1.2 in float64 and 0.8
+  in float32, max pooling 1.0 in both. Before each timed call the function runs untimed
+  for a moment (``--settle``): OpenBLAS's threads spin for a while after each NumPy call and
+  would otherwise slow down the PyTorch call timed right after it.
 * ``fast/naive``: forward + backward of the fast vs the naive NumPy version on a small shape.
   Target: 100.
 * peak extra memory of the fast convolution's forward + backward (tracemalloc), beside the
   size of its input.
+
+It also prints what ran: NumPy's BLAS, its kernel (``architecture``) and thread count as
+threadpoolctl reports them, PyTorch's thread count, ``OPENBLAS_CORETYPE`` and
+``OPENBLAS_L2_SIZE`` (either can pin OpenBLAS to another kernel; the script leaves them as it
+finds them), and the load average before and after: the machine is shared, so a ratio is only
+as good as the quiet it was taken in.
 """
 
 from __future__ import annotations
@@ -29,6 +38,13 @@ parser.add_argument("--repeats", type=int, default=7, help="timing rounds, best 
 parser.add_argument(
     "--threads", type=int, default=os.cpu_count(), help="threads for both (default: all)"
 )
+parser.add_argument(
+    "--settle",
+    type=float,
+    default=0.3,
+    help="seconds each function runs untimed before each timed call, so that each library "
+    "is timed alone (default 0.3; 0 alternates back to back, as before)",
+)
 parser.add_argument("--json", type=Path, help="also write the results to this file")
 ARGS = parser.parse_args()
 for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -37,8 +53,10 @@ for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from threadpoolctl import threadpool_info  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# the benchmarks folder (for common.py) and, before any installed copy, the checkout around it
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from common import best_times_interleaved, print_table  # noqa: E402
 
 import reference_numpy.conv as C  # noqa: E402
@@ -49,6 +67,38 @@ CONV_SHAPE = {"x": (64, 64, 32, 32), "w": (64, 64, 3, 3), "conv_param": {"stride
 POOL_SHAPE = {"x": (64, 64, 32, 32), "pool_param": {"pool_height": 2, "pool_width": 2, "stride": 2}}
 SMALL_CONV = {"x": (4, 3, 16, 16), "w": (8, 3, 3, 3), "conv_param": {"stride": 1, "pad": 1}}
 SMALL_POOL = {"x": (4, 8, 32, 32), "pool_param": {"pool_height": 2, "pool_width": 2, "stride": 2}}
+TARGETS = {  # NumPy's throughput over PyTorch's, by layer and dtype
+    ("conv", "float64"): 1.2,
+    ("conv", "float32"): 0.8,
+    ("max_pool", "float64"): 1.0,
+    ("max_pool", "float32"): 1.0,
+}
+OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def numpy_blas() -> dict:
+    """NumPy's BLAS as threadpoolctl sees it: library, version, kernel, threads."""
+    for pool in threadpool_info():
+        if pool["user_api"] == "blas" and "numpy" in pool["filepath"]:
+            return {
+                key: pool.get(key)
+                for key in ("internal_api", "version", "architecture", "num_threads", "filepath")
+            }
+    return {}
+
+
+def describe_machine() -> dict:
+    blas = numpy_blas()
+    return {
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "numpy_blas": blas,
+        "torch_threads": torch.get_num_threads(),
+        "torch_blas": "MKL" if torch.backends.mkl.is_available() else "other",
+        "torch_mkldnn": torch.backends.mkldnn.is_available(),
+        "environment": {name: os.environ.get(name) for name in OPENBLAS_VARIABLES},
+        "cpus": os.cpu_count(),
+    }
 
 
 def conv_runs(shape: dict, dtype, rng: np.random.Generator):
@@ -137,7 +187,9 @@ def main() -> None:
     rows, results = [], []
 
     def record(name, shape, dtype, reference, contender, target, what, repeats=ARGS.repeats):
-        t_ref, t_new = best_times_interleaved([reference, contender], repeats=repeats)
+        t_ref, t_new = best_times_interleaved(
+            [reference, contender], repeats=repeats, settle=ARGS.settle
+        )
         ratio = t_ref / t_new
         rows.append(
             [
@@ -165,10 +217,13 @@ def main() -> None:
             }
         )
 
+    machine = describe_machine()
+    load_before = os.getloadavg()
     memory = []
     for dtype in (np.float64, np.float32):
+        name = np.dtype(dtype).name
         runs = conv_runs(CONV_SHAPE, dtype, rng)
-        target = 1.0 if dtype == np.float64 else 0.5
+        target = TARGETS["conv", name]
         record("conv", CONV_SHAPE, dtype, runs["torch"], runs["fast"], target, "numpy/torch")
         extra = peak_extra_bytes(runs["fast"])
         memory.append(
@@ -194,7 +249,7 @@ def main() -> None:
             dtype,
             pool["torch"],
             pool["fast"],
-            target,
+            TARGETS["max_pool", name],
             "numpy/torch",
             repeats=3 * ARGS.repeats,
         )
@@ -212,9 +267,25 @@ def main() -> None:
         "fast/naive",
     )
 
+    load_after = os.getloadavg()
+    blas = machine["numpy_blas"]
     print(
         f"forward + backward on the CPU, {ARGS.threads} threads for NumPy's BLAS and for torch, "
-        f"best of {ARGS.repeats}; ratio = throughput of the first over the second"
+        f"best of {ARGS.repeats}, each timed call after {ARGS.settle:g} s of untimed calls; "
+        "ratio = throughput of the first over the second"
+    )
+    print(
+        f"NumPy {machine['numpy']}: {blas.get('internal_api')} {blas.get('version')}, "
+        f"kernel {blas.get('architecture')}, {blas.get('num_threads')} threads; "
+        f"torch {machine['torch']}: {machine['torch_threads']} threads, "
+        f"{machine['torch_blas']}, oneDNN {'on' if machine['torch_mkldnn'] else 'off'}"
+    )
+    print(
+        ", ".join(
+            f"{k}={v if v is not None else '(unset)'}" for k, v in machine["environment"].items()
+        )
+        + "; load average (1, 5, 15 min) "
+        + " -> ".join(" ".join(f"{x:.2f}" for x in load) for load in (load_before, load_after))
     )
     print_table(
         ["layer", "shape", "dtype", "comparison", "ms", "reference ms", "ratio", "target", "met"],
@@ -224,7 +295,9 @@ def main() -> None:
     print("peak extra memory of the fast convolution (forward + backward, tracemalloc)")
     print_table(["dtype", "input MiB", "peak extra MiB", "x input"], memory)
     if ARGS.json:
-        ARGS.json.write_text(json.dumps(results, indent=2))
+        machine["load_average"] = {"before": load_before, "after": load_after}
+        machine["repeats"], machine["settle_seconds"] = ARGS.repeats, ARGS.settle
+        ARGS.json.write_text(json.dumps({"machine": machine, "results": results}, indent=2))
 
 
 if __name__ == "__main__":

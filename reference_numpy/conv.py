@@ -5,8 +5,8 @@ Each layer comes twice where it matters:
 * ``*_naive`` versions are plain loops over output positions, written to be read next to
   the derivation;
 * ``*_fast`` versions compute the same numbers with a few large array operations: the
-  convolution is one matrix product per kernel tap, on shifted views of the input, so its
-  extra memory stays a small multiple of the input and output sizes.
+  convolution unfolds a block of images at a time (im2col) and does one matrix product per
+  image, so its extra memory stays a small multiple of the input and output sizes.
 
 Output sizes floor as in PyTorch: with padding :math:`P`, stride :math:`S` and a window of
 :math:`K` rows, :math:`H' = 1 + \lfloor (H + 2P - K) / S \rfloor`. Input rows and columns past
@@ -25,9 +25,14 @@ import numpy as np
 from reference_numpy.layers import batchnorm_backward_alt, check_scale_shift, normalize_rows
 from reference_numpy.validation import check_batch, check_ndim, check_shape
 
-BLOCK_ROWS = 4096
-"""Output rows the fast convolution accumulates at a time: small enough for the running sum to
-stay in the processor's cache, large enough for efficient matrix products."""
+BLOCK_ENTRIES = 2**20
+"""How many entries the fast convolution unfolds at a time: as many whole images as fit (at
+least one). Small enough to stay in the processor's cache, large enough for efficient matrix
+products."""
+
+POOL_BLOCK_ENTRIES = 2**16
+"""How many input entries the fast max pooling works on at a time (whole images, at least
+one): few enough for a block to stay in the processor's cache through all its passes."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -187,72 +192,124 @@ def conv_backward_naive(dout: np.ndarray, cache):
 
 
 # --------------------------------------------------------------------------------------------
-# Convolution, fast: one matrix product per kernel tap, on shifted views of the input
+# Convolution, fast: unfold a block of images, one matrix product per image
 # --------------------------------------------------------------------------------------------
 
 
-def _phases(x: np.ndarray, kh: int, kw: int, stride: int, pad: int):
-    """The padded input, channels last, split into ``stride x stride`` phases of flat rows.
+def _inside(tap: int, pad: int, stride: int, size: int, out_size: int) -> tuple[slice, slice]:
+    """Along one axis, for the kernel offset ``tap``: the outputs ``i`` whose input pixel
+    ``S i + tap - P`` lies inside the image (``0 <= S i + tap - P < size``), and those pixels,
+    as two slices of equal length (both empty if there are none). The other outputs read the
+    zero padding. ``pad`` may be negative: then the image is cropped instead."""
+    first = max(0, -((tap - pad) // stride))  # the smallest i with S i + tap - P >= 0
+    stop = max(first, min(out_size, (size - 1 + pad - tap) // stride + 1))
+    pixel = stride * first + tap - pad
+    return slice(first, stop), slice(pixel, pixel + stride * (stop - first), stride)
 
-    Phase ``(a, b)`` holds the padded pixels whose row is ``a`` modulo ``stride`` and whose
-    column is ``b`` modulo ``stride``. Output ``(i, j)`` reads, for kernel tap ``(k, l)``,
-    the padded pixel ``(S i + k, S j + l)``, which is pixel ``(i + k // S, j + l // S)`` of
-    phase ``(k % S, l % S)``. In the flattened phase (row index ``(n, i, j)``) that is a
-    constant offset from the output's own index, so each tap reads a contiguous block of rows.
 
-    Returns:
-        ``(phases, (phase_h, phase_w), (out_h, out_w))``: ``phases[a][b]`` of shape
-        ``(N * phase_h * phase_w, C)``.
+def _taps(kh: int, kw: int, stride: int, pads: tuple[int, int], size: tuple, out_size: tuple):
+    """For every kernel tap ``(k, l)``: ``(k, l, out_rows, out_cols, rows, cols)``, the outputs
+    ``(i, j)`` whose pixel ``(S i + k - P, S j + l - P)`` lies inside an image of
+    ``size = (H, W)`` and those pixels, as slices (:func:`_inside`); ``pads = (P_rows, P_cols)``.
     """
-    n, channels, height, width = x.shape
-    out_h = 1 + (height + 2 * pad - kh) // stride
-    out_w = 1 + (width + 2 * pad - kw) // stride
-    phase_h = out_h + (kh - 1) // stride
-    phase_w = out_w + (kw - 1) // stride
-    padded = np.zeros((n, stride * phase_h, stride * phase_w, channels), dtype=x.dtype)
-    # rows and columns past the last window are never read (the output size floors)
-    rows = min(height, stride * phase_h - pad)
-    cols = min(width, stride * phase_w - pad)
-    padded[:, pad : pad + rows, pad : pad + cols] = x[:, :, :rows, :cols].transpose(0, 2, 3, 1)
-    phases = [
-        [
-            np.ascontiguousarray(padded[:, a::stride, b::stride]).reshape(-1, channels)
-            for b in range(stride)
-        ]
-        for a in range(stride)
-    ]
-    return phases, (phase_h, phase_w), (out_h, out_w)
+    for k in range(kh):
+        out_rows, rows = _inside(k, pads[0], stride, size[0], out_size[0])
+        for l in range(kw):
+            out_cols, cols = _inside(l, pads[1], stride, size[1], out_size[1])
+            yield k, l, out_rows, out_cols, rows, cols
 
 
-def _taps(kh: int, kw: int, stride: int, phase_w: int):
-    """``(k, l, a, b, offset)`` for every kernel tap: its phase and its row offset there."""
-    return [
-        (k, l, k % stride, l % stride, (k // stride) * phase_w + l // stride)
-        for k in range(kh)
-        for l in range(kw)
-    ]
-
-
-def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict):
-    r"""Convolution as a sum of matrix products, one per kernel tap, with nothing unfolded.
-
-    Computes exactly what :func:`conv_forward_naive` computes. The unfolded (im2col) view
-    writes every receptive field as a row of :math:`X_{\mathrm{col}}`, so that
-    :math:`\mathrm{out} = X_{\mathrm{col}} W_{\mathrm{col}} + b`. Splitting that product by
-    kernel tap :math:`(k, l)`,
+def _unfold(x: np.ndarray, stride: int, pads: tuple[int, int], out: np.ndarray) -> np.ndarray:
+    r"""Copy every receptive field of a block of images into ``out`` (*im2col*):
 
     .. math::
 
-        \mathrm{out}_{(n,i,j),\,f} = b_f + \sum_{k,l} \sum_c
-            x_{p,\,n,\,c,\,Si+k,\,Sj+l}\; w_{fckl},
+        \mathrm{out}[n, c, k, l, i, j] = x_p[n, c, S i + k, S j + l],
 
-    each tap's term is a matrix product of the channels-last input, *shifted* by the tap,
-    with the ``(C, F)`` matrix :math:`w_{\cdot\cdot kl}^\top`. With stride 1 the shifted
-    input is a contiguous block of rows of the padded image; with stride :math:`S` it is a
-    block of rows of one of the :math:`S^2` phases (:func:`_phases`). Rows that fall between
-    images or past the last column are computed and discarded. Nothing of size
-    ``HH * WW`` times the input is ever built, and the rows are processed in blocks of
-    :data:`BLOCK_ROWS` so that the running sum stays in the processor's cache.
+    where :math:`x_p` is ``x`` with ``pads = (P_rows, P_cols)`` rows and columns of zeros on
+    either side. The padding is never built: the entries that would read it are left alone,
+    so ``out`` must hold zeros there (a buffer from ``np.zeros`` that only this function
+    writes to does).
+
+    Args:
+        x: Images, shape ``(n, C, H, W)``.
+        out: Buffer of shape ``(n, C, HH, WW, H', W')``, filled and returned. Reshaped to
+            ``(n, C HH WW, H' W')`` it holds the matrix :math:`X_n` of each image.
+    """
+    *_, kh, kw, out_h, out_w = out.shape
+    for k, l, out_rows, out_cols, rows, cols in _taps(
+        kh, kw, stride, pads, x.shape[2:], (out_h, out_w)
+    ):
+        out[:, :, k, l, out_rows, out_cols] = x[:, :, rows, cols]
+    return out
+
+
+def _fold(unfolded: np.ndarray, stride: int, pads: tuple[int, int], dx: np.ndarray) -> None:
+    """The adjoint of :func:`_unfold` (*col2im*): add every entry of ``unfolded``, shape
+    ``(n, C, HH, WW, H', W')``, onto the pixel of ``dx``, shape ``(n, C, H, W)``, that
+    :func:`_unfold` copied it from. Pixels shared by overlapping windows add up; entries that
+    came from the padding are dropped."""
+    _, _, kh, kw, out_h, out_w = unfolded.shape
+    for k, l, out_rows, out_cols, rows, cols in _taps(
+        kh, kw, stride, pads, dx.shape[2:], (out_h, out_w)
+    ):
+        dx[:, :, rows, cols] += unfolded[:, :, k, l, out_rows, out_cols]
+
+
+def _image_blocks(n: int, entries_per_image: int, entries: int):
+    """``(start, stop)`` ranges of ``n`` images, as many in each as fit in ``entries`` (the
+    block size, :data:`BLOCK_ENTRIES` or :data:`POOL_BLOCK_ENTRIES`), at least one."""
+    step = max(1, entries // entries_per_image)
+    for start in range(0, n, step):
+        yield start, min(n, start + step)
+
+
+def _blocks_and_buffer(n: int, channels: int, kernel: tuple, out_size: tuple, dtype):
+    """The image blocks of :func:`_image_blocks` and a zeroed buffer for :func:`_unfold` to
+    unfold the largest into."""
+    per_image = channels * kernel[0] * kernel[1] * out_size[0] * out_size[1]
+    blocks = list(_image_blocks(n, per_image, BLOCK_ENTRIES))
+    buffer = np.zeros((blocks[0][1], channels, *kernel, *out_size), dtype=dtype)
+    return blocks, buffer
+
+
+def _correlate(x: np.ndarray, w: np.ndarray, stride: int, pads: tuple, out: np.ndarray):
+    r"""``out[n] = W_mat X_n``: the correlation of the images ``x`` (shape ``(N, C, H, W)``,
+    zero-padded by ``pads = (P_rows, P_cols)``) with the filters ``w`` (shape
+    ``(F, C, HH, WW)``, in the dtype of ``out``), one matrix product per image, no bias.
+    ``out`` of shape ``(N, F, H', W')`` is filled and returned."""
+    filters, channels, kh, kw = w.shape
+    n, _, out_h, out_w = out.shape
+    w_mat = w.reshape(filters, -1)  # (F, C HH WW)
+    blocks, buffer = _blocks_and_buffer(n, channels, (kh, kw), (out_h, out_w), out.dtype)
+    for start, stop in blocks:
+        cols = _unfold(x[start:stop], stride, pads, buffer[: stop - start])
+        x_cols = cols.reshape(stop - start, w_mat.shape[1], out_h * out_w)  # X_n, stacked
+        np.matmul(w_mat, x_cols, out=out[start:stop].reshape(stop - start, filters, -1))
+    return out
+
+
+def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict):
+    r"""Convolution as matrix products: unfold a block of images, multiply, move to the next.
+
+    Computes exactly what :func:`conv_forward_naive` computes. Write every receptive field of
+    image :math:`n` as a column of :math:`X_n` (*im2col*, :func:`_unfold`) and every filter as
+    a row of :math:`W_{\mathrm{mat}}`:
+
+    .. math::
+
+        (X_n)_{(c,k,l),\,(i,j)} = x_{p,\,n,\,c,\,Si+k,\,Sj+l}, \qquad
+        (W_{\mathrm{mat}})_{f,\,(c,k,l)} = w_{fckl}, \qquad
+        \mathrm{out}_n = W_{\mathrm{mat}} X_n + b .
+
+    Shapes: :math:`X_n` is ``(C HH WW, H' W')``, :math:`W_{\mathrm{mat}}` is ``(F, C HH WW)``
+    (``w.reshape(F, -1)``, no copy) and :math:`\mathrm{out}_n` is ``(F, H' W')``, which is
+    ``out[n]`` already in ``(F, H', W')`` order. One product with an inner dimension of
+    ``C HH WW`` replaces ``HH WW`` products over ``C`` and their sum, which is what lets the
+    BLAS run near its peak rate. The unfolded copy holds every pixel up to ``HH WW / S^2``
+    times, so only a block of images is unfolded at a time (:data:`BLOCK_ENTRIES`); the
+    matrix products stay one per image. The padded image :math:`x_p` is never built: the
+    entries of :math:`X_n` that fall on the padding are zeros, written once.
 
     Args:
         x: Images, shape ``(N, C, H, W)``.
@@ -261,114 +318,143 @@ def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: d
         conv_param: ``{'stride': S >= 1, 'pad': P >= 0}``.
 
     Returns:
-        ``(out, cache)``: ``out`` of shape ``(N, F, H', W')``; ``cache`` holds the phases, the
-        filters and the geometry.
+        ``(out, cache)``: ``out`` of shape ``(N, F, H', W')``, in the dtype of ``x``, ``w`` and
+        ``b`` together (float32 stays float32); ``cache = (x, w, conv_param)``.
     """
     func = "conv_forward_fast"
     _check_conv_inputs(func, x, w, b)
     stride, pad = conv_settings(func, conv_param)
     n, _, height, width = x.shape
     filters, _, kh, kw = w.shape
-    output_size(func, height, kh, stride, pad, "rows")
-    output_size(func, width, kw, stride, pad, "columns")
+    out_h = output_size(func, height, kh, stride, pad, "rows")
+    out_w = output_size(func, width, kw, stride, pad, "columns")
 
     dtype = np.result_type(x, w, b)
-    phases, (phase_h, phase_w), (out_h, out_w) = _phases(
-        x.astype(dtype, copy=False), kh, kw, stride, pad
-    )
-    w_taps = w.transpose(2, 3, 1, 0).astype(dtype)  # (HH, WW, C, F)
-    taps = _taps(kh, kw, stride, phase_w)
-    total = n * phase_h * phase_w
-    valid = total - max(offset for *_, offset in taps)
-    rows = np.zeros((total, filters), dtype=dtype)
-    product = np.empty((BLOCK_ROWS, filters), dtype=dtype)
-    for start in range(0, valid, BLOCK_ROWS):
-        stop = min(valid, start + BLOCK_ROWS)
-        block, scratch = rows[start:stop], product[: stop - start]
-        for k, l, a, b_, offset in taps:
-            np.matmul(phases[a][b_][start + offset : stop + offset], w_taps[k, l], out=scratch)
-            block += scratch
-    out = rows.reshape(n, phase_h, phase_w, filters)[:, :out_h, :out_w].transpose(0, 3, 1, 2)
-    out = out + b.reshape(-1, 1, 1)
-    return out, (x.shape, phases, w, conv_param)
+    out = np.empty((n, filters, out_h, out_w), dtype=dtype)
+    _correlate(x.astype(dtype, copy=False), w.astype(dtype, copy=False), stride, (pad, pad), out)
+    out += b.astype(dtype, copy=False).reshape(-1, 1, 1)
+    return out, (x, w, conv_param)
 
 
 def conv_backward_fast(dout: np.ndarray, cache):
-    r"""Backward pass of :func:`conv_forward_fast`, tap by tap.
+    r"""Backward pass of :func:`conv_forward_fast`: matrix products on unfolded arrays.
 
-    For every tap :math:`(k, l)` with shifted input rows :math:`X_{kl}` (shape
-    ``(rows, C)``) and upstream gradient rows :math:`\overline{O}` (shape ``(rows, F)``,
-    zero on the discarded rows):
+    :math:`\overline{b}_f = \sum_{n,i,j} \overline{\mathrm{out}}_{nfij}`. For :math:`\overline{w}`
+    and :math:`\overline{x}`, two routes that compute the same numbers:
 
-    .. math::
-
-        \overline{w}_{\cdot\cdot kl}^\top = X_{kl}^\top \overline{O}, \qquad
-        \overline{X_{kl}} \mathrel{+}= \overline{O}\, w_{\cdot\cdot kl}, \qquad
-        \overline{b} = \textstyle\sum_{\mathrm{rows}} \overline{O} .
-
-    Because :math:`X_{kl}` is a view of the input shifted by the tap, adding into
-    :math:`\overline{X_{kl}}` adds every contribution to the pixel it came from: this is the
-    *full correlation of the upstream gradient with the flipped kernel* that the derivation
-    finds, and it needs no fold (col2im).
+    * any stride (:func:`_backward_unfolding_x`): the affine layer's backward on the unfolded
+      images :math:`X_n` of the forward pass, and a fold;
+    * stride 1 (:func:`_backward_unfolding_dout`): the derivation's full correlation of the
+      upstream gradient with the flipped kernel, for which it is ``dout`` that is unfolded,
+      once, for both gradients. It reads less memory, which is what it is for.
 
     Args:
         dout: Upstream gradient, shape ``(N, F, H', W')``.
-        cache: From :func:`conv_forward_fast`.
+        cache: ``(x, w, conv_param)`` from :func:`conv_forward_fast`.
 
     Returns:
         ``(dx, dw, db)`` with the shapes of ``x``, ``w`` and ``b``.
     """
     func = "conv_backward_fast"
-    x_shape, phases, w, conv_param = cache
+    x, w, conv_param = cache
     stride, pad = conv_settings(func, conv_param)
-    n, channels, height, width = x_shape
+    n, _, height, width = x.shape
     filters, _, kh, kw = w.shape
     out_h = 1 + (height + 2 * pad - kh) // stride
     out_w = 1 + (width + 2 * pad - kw) // stride
     check_shape(func, "dout", dout, (n, filters, out_h, out_w), "(N, F, H', W')")
 
-    dtype = np.result_type(phases[0][0], w, dout)
-    phase_h = out_h + (kh - 1) // stride
-    phase_w = out_w + (kw - 1) // stride
-    taps = _taps(kh, kw, stride, phase_w)
-    total = n * phase_h * phase_w
-    valid = total - max(offset for *_, offset in taps)
-
-    grid = np.zeros((n, phase_h, phase_w, filters), dtype=dtype)
-    grid[:, :out_h, :out_w] = dout.transpose(0, 2, 3, 1)
-    dout_rows = grid.reshape(total, filters)
-    w_taps = w.transpose(2, 3, 0, 1).astype(dtype)  # (HH, WW, F, C)
-
-    dw_taps = np.empty((kh, kw, channels, filters), dtype=dtype)
-    for k, l, a, b_, offset in taps:
-        np.matmul(phases[a][b_][offset : offset + valid].T, dout_rows[:valid], out=dw_taps[k, l])
-
-    dphases = [
-        [np.zeros((total, channels), dtype=dtype) for _ in range(stride)] for _ in range(stride)
-    ]
-    product = np.empty((BLOCK_ROWS, channels), dtype=dtype)
-    for start in range(0, valid, BLOCK_ROWS):
-        stop = min(valid, start + BLOCK_ROWS)
-        upstream, scratch = dout_rows[start:stop], product[: stop - start]
-        for k, l, a, b_, offset in taps:
-            np.matmul(upstream, w_taps[k, l], out=scratch)
-            dphases[a][b_][start + offset : stop + offset] += scratch
-
-    if stride == 1:  # a single phase: it is the padded image already
-        dpadded = dphases[0][0].reshape(n, phase_h, phase_w, channels)
+    dtype = np.result_type(x, w, dout)
+    x, w, dout = (a.astype(dtype, copy=False) for a in (x, w, dout))
+    if stride == 1:
+        dx, dw = _backward_unfolding_dout(dout, x, w, pad)
     else:
-        dpadded = np.empty((n, stride * phase_h, stride * phase_w, channels), dtype=dtype)
-        for a in range(stride):
-            for b_ in range(stride):
-                phase = dphases[a][b_].reshape(n, phase_h, phase_w, channels)
-                dpadded[:, a::stride, b_::stride] = phase
-    dx = np.zeros((n, channels, height, width), dtype=dtype)
-    rows = min(height, stride * phase_h - pad)
-    cols = min(width, stride * phase_w - pad)
-    dx[:, :, :rows, :cols] = dpadded[:, pad : pad + rows, pad : pad + cols].transpose(0, 3, 1, 2)
-    dw = np.ascontiguousarray(dw_taps.transpose(3, 2, 0, 1))
+        dx, dw = _backward_unfolding_x(dout, x, w, stride, pad)
     db = dout.sum(axis=(0, 2, 3))
     return dx, dw, db
+
+
+def _backward_unfolding_x(dout: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int, pad: int):
+    r"""``(dx, dw)`` of a convolution of any stride: the affine layer's backward, per image.
+
+    With :math:`X_n` (``(C HH WW, H' W')``) unfolded again block by block as in
+    :func:`conv_forward_fast` and :math:`\overline{O}_n` = ``dout[n]`` as ``(F, H' W')``:
+
+    .. math::
+
+        \overline{W_{\mathrm{mat}}}^\top = \sum_n X_n \overline{O}_n^\top, \qquad
+        \overline{X_n} = W_{\mathrm{mat}}^\top\, \overline{O}_n .
+
+    :math:`\overline{W_{\mathrm{mat}}}` (``(F, C HH WW)``) reshapes to ``(F, C, HH, WW)``.
+    :math:`\overline{X_n}` (``(C HH WW, H' W')``) is *folded* (:func:`_fold`, col2im): each
+    entry is added onto the pixel it was copied from, summing for every pixel the
+    contributions of all the windows that contain it; what fell on the padding is dropped.
+    """
+    n, channels = x.shape[:2]
+    filters, _, kh, kw = w.shape
+    out_h, out_w = dout.shape[2:]
+    w_mat = w.reshape(filters, -1)  # (F, C HH WW)
+    fields = w_mat.shape[1]
+    dw_mat_t = np.zeros((fields, filters), dtype=x.dtype)  # the gradient of W_mat^T
+    dx = np.zeros(x.shape, dtype=x.dtype)
+    blocks, buffer = _blocks_and_buffer(n, channels, (kh, kw), (out_h, out_w), x.dtype)
+    dcols = np.empty_like(buffer)
+    for start, stop in blocks:
+        cols = _unfold(x[start:stop], stride, (pad, pad), buffer[: stop - start])
+        x_cols = cols.reshape(stop - start, fields, out_h * out_w)  # X_n, stacked
+        d_out = dout[start:stop].reshape(stop - start, filters, -1)  # dO_n, stacked
+        dw_mat_t += np.matmul(x_cols, d_out.transpose(0, 2, 1)).sum(axis=0)
+        d_cols = dcols[: stop - start]
+        np.matmul(w_mat.T, d_out, out=d_cols.reshape(stop - start, fields, -1))
+        _fold(d_cols, stride, (pad, pad), dx[start:stop])
+    return dx, np.ascontiguousarray(dw_mat_t.T).reshape(w.shape)
+
+
+def _backward_unfolding_dout(dout: np.ndarray, x: np.ndarray, w: np.ndarray, pad: int):
+    r"""``(dx, dw)`` of a stride-1 convolution, both from one unfolding of ``dout``.
+
+    Pad :math:`\overline{\mathrm{out}}` by :math:`Q = HH - 1 - P` rows and
+    :math:`Q' = WW - 1 - P` columns (crop where that is negative) and unfold it
+    (:func:`_unfold`) into :math:`D_n` of shape ``(F HH WW, H W)``, one column per *input*
+    pixel :math:`(u, v)`:
+
+    .. math::
+
+        (D_n)_{(f,a,b),\,(u,v)} = \overline{\mathrm{out}}_{n,\,f,\,u+a-Q,\,v+b-Q'}
+        = \overline{\mathrm{out}}_{n,\,f,\,u+P-k,\,v+P-l}
+        \quad\text{with } k = HH - 1 - a,\ l = WW - 1 - b,
+
+    zero where that output does not exist. Pixel :math:`(u, v)` met filter tap
+    :math:`(k, l)` in exactly that output, so the derivation's two sums become products:
+
+    .. math::
+
+        \overline{x}_n = W^{\mathrm{flip}}_{\mathrm{mat}}\, D_n, \qquad
+        G = \sum_n D_n\, x_n^\top, \qquad \overline{w}_{fckl} = G_{(f,\,HH-1-k,\,WW-1-l),\,c},
+
+    where :math:`x_n` is ``x[n]`` as ``(C, H W)`` and :math:`W^{\mathrm{flip}}_{\mathrm{mat}}`
+    (``(C, F HH WW)``) holds the filters flipped in both spatial axes with their two channel
+    axes swapped: :math:`\overline{x}` is the full correlation of the upstream gradient with
+    the flipped kernel. Shapes: :math:`\overline{x}_n` ``(C, H W)``, :math:`G`
+    ``(F HH WW, C)``.
+    """
+    n, channels, height, width = x.shape
+    filters, _, kh, kw = w.shape
+    pads = (kh - 1 - pad, kw - 1 - pad)
+    w_flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))  # (C, F, HH, WW)
+    w_flipped_mat = w_flipped.reshape(channels, -1)  # (C, F HH WW)
+    fields = w_flipped_mat.shape[1]
+    g = np.zeros((fields, channels), dtype=x.dtype)
+    dx = np.empty(x.shape, dtype=x.dtype)
+    blocks, buffer = _blocks_and_buffer(n, filters, (kh, kw), (height, width), x.dtype)
+    for start, stop in blocks:
+        cols = _unfold(dout[start:stop], 1, pads, buffer[: stop - start])
+        d_cols = cols.reshape(stop - start, fields, height * width)  # D_n, stacked
+        x_n = x[start:stop].reshape(stop - start, channels, -1)  # x_n, stacked
+        np.matmul(w_flipped_mat, d_cols, out=dx[start:stop].reshape(stop - start, channels, -1))
+        g += np.matmul(d_cols, x_n.transpose(0, 2, 1)).sum(axis=0)
+    dw = g.reshape(filters, kh, kw, channels)[:, ::-1, ::-1].transpose(0, 3, 1, 2)
+    return dx, np.ascontiguousarray(dw)
 
 
 # --------------------------------------------------------------------------------------------
@@ -457,12 +543,33 @@ def _window_offsets(ph: int, pw: int, stride: int, out_h: int, out_w: int):
             )
 
 
-def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
-    r"""Max pooling with one pass per window offset instead of one per window.
+def _maximum(arrays: list, out: np.ndarray) -> np.ndarray:
+    """``out`` = the elementwise maximum of ``arrays`` (one or more, each of ``out``'s shape)."""
+    if len(arrays) == 1:
+        np.copyto(out, arrays[0])
+        return out
+    np.maximum(arrays[0], arrays[1], out=out)
+    for array in arrays[2:]:
+        np.maximum(out, array, out=out)
+    return out
 
-    For each offset :math:`(k, l)` inside the window, a strided slice of ``x`` holds the entry
-    at that offset of *every* window, shape ``(N, C, H', W')``; the output is the elementwise
-    maximum of these ``PH * PW`` slices.
+
+def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
+    r"""Max pooling with one pass per row and per column of the window instead of one per window.
+
+    The maximum over a window is the maximum over its columns of the maximum over its rows:
+
+    .. math::
+
+        \mathrm{out}_{ncij} = \max_l\, r_{n,c,i,Sj+l}, \qquad
+        r_{ncih} = \max_k\, x_{n,c,Si+k,h} .
+
+    For each row offset :math:`k` a strided slice of ``x`` holds row :math:`Si + k` of every
+    window row :math:`i`, shape ``(N, C, H', W)``; their elementwise maximum is :math:`r`.
+    Then for each column offset :math:`l` a strided slice of :math:`r`, shape
+    ``(N, C, H', W')``; their elementwise maximum is ``out``. The first ``PH`` passes run over
+    whole contiguous rows. The images are taken a block at a time
+    (:data:`POOL_BLOCK_ENTRIES`), so that :math:`r` is still in the cache when it is read.
 
     Args:
         x: Inputs, shape ``(N, C, H, W)``.
@@ -474,25 +581,32 @@ def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
     func = "max_pool_forward_fast"
     _check_pool_input(func, x)
     ph, pw, stride = pool_settings(func, pool_param)
-    _, _, height, width = x.shape
+    n, channels, height, width = x.shape
     out_h = output_size(func, height, ph, stride, 0, "rows")
     out_w = output_size(func, width, pw, stride, 0, "columns")
-    offsets = list(_window_offsets(ph, pw, stride, out_h, out_w))
-    out = x[offsets[0][1]].copy()
-    for _, view in offsets[1:]:
-        np.maximum(out, x[view], out=out)
+    span_h, span_w = stride * (out_h - 1) + 1, stride * (out_w - 1) + 1
+    out = np.empty((n, channels, out_h, out_w), dtype=x.dtype)
+    blocks = list(_image_blocks(n, x[0].size, POOL_BLOCK_ENTRIES))
+    row_maxima = np.empty((blocks[0][1], channels, out_h, width), dtype=x.dtype)
+    for start, stop in blocks:
+        block = x[start:stop]
+        rows = [block[:, :, k : k + span_h : stride] for k in range(ph)]
+        r = _maximum(rows, row_maxima[: stop - start])  # (n, C, H', W)
+        columns = [r[:, :, :, l : l + span_w : stride] for l in range(pw)]
+        _maximum(columns, out[start:stop])
     return out, (x, out, pool_param)
 
 
 def max_pool_backward_fast(dout: np.ndarray, cache):
     r"""Backward pass of :func:`max_pool_forward_fast`.
 
-    The offsets are visited in row-major order. At each, the windows whose entry there equals
-    the window's maximum, and whose gradient has not been routed yet, send
+    The offsets inside the window are visited in row-major order. At each, the windows whose
+    entry there equals the window's maximum, and whose gradient has not been routed yet, send
     :math:`\overline{\mathrm{out}}` to that entry: every window routes to its *first*
     maximum, as PyTorch does when entries tie. When windows overlap (stride smaller than the
     window) the contributions are added; otherwise each input belongs to at most one window and
-    is written directly.
+    is written directly. The images are taken a block at a time (:data:`POOL_BLOCK_ENTRIES`),
+    so that the block's inputs and gradients stay in the cache through the passes.
 
     Args:
         dout: Upstream gradient, shape ``(N, C, H', W')``.
@@ -505,18 +619,24 @@ def max_pool_backward_fast(dout: np.ndarray, cache):
     x, out, pool_param = cache
     ph, pw, stride = pool_settings(func, pool_param)
     check_shape(func, "dout", dout, out.shape, "(N, C, H', W')")
-    overlapping = stride < ph or stride < pw
+    n = x.shape[0]
     dx = np.zeros(x.shape, dtype=np.result_type(x, dout))
-    unrouted = np.ones(out.shape, dtype=bool)
-    winner = np.empty(out.shape, dtype=bool)
-    for _, view in _window_offsets(ph, pw, stride, *out.shape[2:]):
-        np.equal(x[view], out, out=winner)
-        winner &= unrouted
-        if overlapping:
-            dx[view] += dout * winner
-        else:
-            np.multiply(dout, winner, out=dx[view])
-        unrouted ^= winner  # the winners were unrouted: this marks them routed
+    blocks = list(_image_blocks(n, x[0].size, POOL_BLOCK_ENTRIES))
+    unrouted = np.empty((blocks[0][1], *out.shape[1:]), dtype=bool)
+    winner = np.empty_like(unrouted)
+    offsets = list(_window_offsets(ph, pw, stride, *out.shape[2:]))
+    for start, stop in blocks:  # a block of images at a time, to stay in the cache
+        x_b, out_b, dout_b, dx_b = x[start:stop], out[start:stop], dout[start:stop], dx[start:stop]
+        unrouted_b, winner_b = unrouted[: stop - start], winner[: stop - start]
+        unrouted_b.fill(True)
+        for _, view in offsets:
+            np.equal(x_b[view], out_b, out=winner_b)
+            winner_b &= unrouted_b
+            if stride < ph or stride < pw:  # overlapping windows: an input can collect twice
+                dx_b[view] += dout_b * winner_b
+            else:
+                np.multiply(dout_b, winner_b, out=dx_b[view])
+            unrouted_b ^= winner_b  # the winners were unrouted: this marks them routed
     return dx
 
 

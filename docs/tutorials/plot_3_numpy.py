@@ -4,8 +4,9 @@ Training with the NumPy reference
 
 The three-layer ConvNet of the classic assignment (conv 7x7 - ReLU - 2x2 max pool - affine -
 ReLU - affine - softmax), built entirely from ``reference_numpy`` layers with hand-derived
-backward passes, trained by the classic ``Solver`` with Adam. The fast convolution computes one
-matrix product per kernel tap, which is what makes this pleasant on a CPU.
+backward passes, trained by the classic ``Solver`` with Adam. The fast convolution unfolds a
+block of images at a time and computes one matrix product per image, which is what makes this
+pleasant on a CPU.
 """
 
 # %%

@@ -53,9 +53,22 @@ ENTRIES = [
         name="conv",
         variant="fast",
         topic=TOPIC,
-        summary="convolution, one matrix product per kernel tap; stride 1, padding 2",
+        summary="convolution, unfolded, one matrix product per image; stride 1, padding 2 "
+        "(the backward unfolds dout)",
         page="derivations/conv",
         make_case=conv_case(stride=1, pad=2),
+        forward=R.conv_forward_fast,
+        backward=R.conv_backward_fast,
+        torch_function=T.conv,
+    ),
+    layer(
+        name="conv",
+        variant="fast_strided",
+        topic=TOPIC,
+        summary="convolution, unfolded, one matrix product per image; stride 2, padding 1 "
+        "(the backward unfolds x and folds)",
+        page="derivations/conv",
+        make_case=conv_case(stride=2, pad=1),
         forward=R.conv_forward_fast,
         backward=R.conv_backward_fast,
         torch_function=T.conv,

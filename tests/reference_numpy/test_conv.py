@@ -76,7 +76,9 @@ def test_naive_and_fast_agree_on_rectangular_everything():
         np.testing.assert_allclose(g_fast, g_naive, rtol=1e-12, atol=1e-12)
 
 
-def test_fast_conv_is_independent_of_the_block_size(monkeypatch):
+# 3 images of 2 x 3 x 3 fields at 6 x 6 positions: 648 unfolded entries each
+@pytest.mark.parametrize("entries", [1, 2 * 648], ids=["one image a block", "2 + 1 images"])
+def test_fast_conv_is_independent_of_the_block_size(monkeypatch, entries):
     rng = np.random.default_rng(2)
     x, w, b = (
         rng.standard_normal((3, 2, 6, 6)),
@@ -84,10 +86,10 @@ def test_fast_conv_is_independent_of_the_block_size(monkeypatch):
         rng.standard_normal(2),
     )
     param = {"stride": 1, "pad": 1}
-    out, cache = C.conv_forward_fast(x, w, b, param)
+    out, cache = C.conv_forward_fast(x, w, b, param)  # one block
     dout = rng.standard_normal(out.shape)
     grads = C.conv_backward_fast(dout, cache)
-    monkeypatch.setattr(C, "BLOCK_ROWS", 7)  # many blocks, none aligned with an image row
+    monkeypatch.setattr(C, "BLOCK_ENTRIES", entries)
     out_small, cache_small = C.conv_forward_fast(x, w, b, param)
     np.testing.assert_allclose(out_small, out, rtol=1e-13, atol=1e-13)
     for g_small, g in zip(C.conv_backward_fast(dout, cache_small), grads, strict=True):
@@ -186,6 +188,20 @@ def test_max_pool_ties_go_to_the_first_maximum_and_overlaps_add(forward, backwar
     np.testing.assert_array_equal(
         backward(np.array([[[[1.0, 2.0]]]]), cache), [[[[0.0, 3.0, 0.0]]]]
     )
+
+
+@pytest.mark.parametrize("entries", [1, 2 * 2 * 7 * 6], ids=["one image a block", "2 + 1 images"])
+def test_fast_max_pool_is_independent_of_the_block_size(monkeypatch, entries):
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 3, (3, 2, 7, 6)).astype(float)  # ties in most windows
+    param = {"pool_height": 2, "pool_width": 3, "stride": 2}
+    out, cache = C.max_pool_forward_fast(x, param)  # one block
+    dout = rng.standard_normal(out.shape)
+    dx = C.max_pool_backward_fast(dout, cache)
+    monkeypatch.setattr(C, "POOL_BLOCK_ENTRIES", entries)
+    out_small, cache_small = C.max_pool_forward_fast(x, param)
+    np.testing.assert_array_equal(out_small, out)
+    np.testing.assert_array_equal(C.max_pool_backward_fast(dout, cache_small), dx)
 
 
 @pytest.mark.parametrize("forward", [C.max_pool_forward_naive, C.max_pool_forward_fast])
