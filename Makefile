@@ -33,7 +33,7 @@ demo: $(STAMP)
 	$(BIN)/dualnet check
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=30
 
 docs: $(STAMP)
 	rm -rf docs/_build/html
