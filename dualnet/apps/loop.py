@@ -92,6 +92,24 @@ class NonFiniteGuard:
         return None if step < 0 else step
 
 
+def end_of_run(run, state, summary: dict, finished: bool, interrupted: bool) -> TrainResult:
+    """What the run ``run`` at ``state`` leaves behind, once every process of a data-parallel
+    run got here (rank 0 has written its files). ``run`` has ``out_dir`` and ``context``;
+    ``state`` has ``history``, ``step`` and ``timer``."""
+    if run.context.active:
+        dist.barrier()
+    return TrainResult(
+        out_dir=run.out_dir,
+        history=state.history,
+        steps=state.step,
+        finished=finished,
+        seconds=state.timer.total,
+        interrupted=interrupted,
+        is_main=run.context.is_main,
+        summary=summary,
+    )
+
+
 def checkpoint_of(checkpoint_format: str, config, step: int, modules: dict, **loop_state):
     """What a checkpoint holds: its ``format``, the whole ``config``, the ``step``, the state
     dict of every network and optimizer of ``modules`` under its name, and ``loop_state``

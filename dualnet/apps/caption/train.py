@@ -38,6 +38,7 @@ from dualnet.apps.loop import (
     TrainResult,
     check_batch_split,
     checkpoint_of,
+    end_of_run,
     last_step,
     resume_from,
     shard,
@@ -411,15 +412,4 @@ def finish(run: Run, state: State, interrupted: bool) -> TrainResult:
     }
     if run.context.is_main:
         runs.write_json(run.out_dir / "summary.json", summary)
-    if run.context.active:
-        torch.distributed.barrier()
-    return TrainResult(
-        out_dir=run.out_dir,
-        history=state.history,
-        steps=state.step,
-        finished=finished,
-        seconds=state.timer.total,
-        interrupted=interrupted,
-        is_main=run.context.is_main,
-        summary=summary,
-    )
+    return end_of_run(run, state, summary, finished, interrupted)

@@ -51,6 +51,7 @@ from dualnet.apps.loop import (
     batch_rows,
     check_batch_split,
     checkpoint_of,
+    end_of_run,
     last_step,
     resume_from,
     shard,
@@ -429,18 +430,7 @@ def finish(run: Run, state: State, interrupted: bool) -> TrainResult:
         if finished:
             summary.update(test_results(run, state))
         runs.write_json(run.out_dir / "summary.json", summary)
-    if run.context.active:
-        torch.distributed.barrier()
-    return TrainResult(
-        out_dir=run.out_dir,
-        history=state.history,
-        steps=state.step,
-        finished=finished,
-        seconds=state.timer.total,
-        interrupted=interrupted,
-        is_main=run.context.is_main,
-        summary=summary,
-    )
+    return end_of_run(run, state, summary, finished, interrupted)
 
 
 def test_results(run: Run, state: State) -> dict:

@@ -56,6 +56,7 @@ from dualnet.apps.loop import (
     batch_rows,
     check_batch_split,
     checkpoint_of,
+    end_of_run,
     last_step,
     resume_from,
     shard,
@@ -486,15 +487,4 @@ def finish(run: Run, state: State, interrupted: bool) -> TrainResult:
         grids = np.stack([images.numpy() for _, images in state.snapshots])
         runs.save_npz(run.out_dir / "snapshots.npz", {"steps": steps, "images": grids})
         runs.write_json(run.out_dir / "summary.json", summary)
-    if run.context.active:
-        torch.distributed.barrier()
-    return TrainResult(
-        out_dir=run.out_dir,
-        history=state.history,
-        steps=state.step,
-        finished=finished,
-        seconds=state.timer.total,
-        interrupted=interrupted,
-        is_main=run.context.is_main,
-        summary=summary,
-    )
+    return end_of_run(run, state, summary, finished, interrupted)
