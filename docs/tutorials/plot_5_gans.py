@@ -38,7 +38,7 @@ real_digits = plots.digit_grid(images[first_of_each].numpy(), columns=10, title=
 # ---------------------------------------------
 # :func:`~dualnet.apps.gan.make_config` starts from the course's defaults (batches of
 # 128, noise of dimension 96, Adam at 1e-3 with betas (0.5, 0.999)); here the run is cut to
-# 100 generator steps, a third of the default, so that the page builds quickly. Every 25 steps
+# 100 generator steps, an eighth of the default, so that the page builds quickly. Every 25 steps
 # the generator draws the run's fixed noise, so the grids below show the *same* noise vectors.
 
 runs = Path(tempfile.mkdtemp(prefix="dualnet-gan-"))
@@ -53,7 +53,7 @@ print(f"{result.steps} steps in {time.perf_counter() - started:.0f} s")
 # %%
 # The same noise over training, one row per sampled step (step 0 is the untrained generator).
 # After 100 steps the digits are rough, and some noise vectors still give blobs; the default
-# 300 steps (:doc:`/applications/gans`) draw clearly readable digits.
+# 800 steps (:doc:`/applications/gans`) draw clearly readable digits.
 
 with np.load(runs / "dc-ls" / "snapshots.npz") as snapshots:
     grids = list(zip(snapshots["steps"], snapshots["images"], strict=True))

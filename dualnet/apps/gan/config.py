@@ -34,12 +34,17 @@ CHECKPOINT_FORMAT = "dualnet-gan-1"
 DEFAULT_MODEL = "dc"
 DEFAULT_LOSS = "ls"
 
-STEPS = {"fc": 1200, "dc": 300}
-"""Default generator steps with the vanilla and least-squares losses: about five minutes of
-training on a shared 2-core CPU (see the measured table in the docs)."""
+STEPS = {"fc": 1200, "dc": 800}
+"""Default generator steps with the vanilla and least-squares losses: two and a half minutes
+of training for DCGAN and under half a minute for the fully connected pair on an idle 2-core
+CPU. DCGAN's 800
+were chosen by measurement: with the least-squares loss both seeds tried read as digits from
+600 steps on (confident fraction 0.73-0.80, fcd 42-55) and 800 leave room on a busy machine
+(see the measured table in the docs)."""
 WGAN_STEPS = {"fc": 400, "dc": 90}
 """Default generator steps with WGAN-GP, whose every step holds five critic steps, each with
-the gradient penalty's double backward: the same five minutes."""
+the gradient penalty's double backward: a minute and a half of training for DCGAN on an idle
+2-core CPU."""
 MAX_CRITIC_STEPS = 100
 """Discriminator steps per generator step (WGAN-GP takes five)."""
 

@@ -149,7 +149,6 @@ def setup(config: GanConfig, digits: Digits | None, context: runtime.Distributed
     out_dir = Path(config.out_dir)
     if context.is_main:
         runs.open_training_dir(out_dir, resuming=bool(config.resume))
-    betas = (config.beta1, config.beta2)
     return Run(
         config=config,
         context=context,
@@ -158,12 +157,23 @@ def setup(config: GanConfig, digits: Digits | None, context: runtime.Distributed
         batches_per_epoch=batches_per_epoch,
         generator=generator,
         critic=critic,
-        g_optimizer=torch.optim.Adam(generator.parameters(), lr=config.lr, betas=betas),
-        d_optimizer=torch.optim.Adam(critic.parameters(), lr=config.lr, betas=betas),
+        g_optimizer=adam(generator, config),
+        d_optimizer=adam(critic, config),
         fixed_noise=fixed_noise(config, device),
         out_dir=out_dir,
         log=runs.MetricsLog(out_dir / "metrics.jsonl"),
     )
+
+
+def adam(network: torch.nn.Module, config: GanConfig) -> torch.optim.Adam:
+    """Adam over ``network``'s parameters with the run's learning rate and betas.
+
+    The fused update does in one pass over each tensor what the plain one does in several:
+    the same rule, about a seventh of the time on the DCGAN generator's 6.7 million
+    parameters (``benchmarks/gan_step.py``), where the plain update was a tenth of a step.
+    """
+    betas = (config.beta1, config.beta2)
+    return torch.optim.Adam(network.parameters(), lr=config.lr, betas=betas, fused=True)
 
 
 def fixed_noise(config: GanConfig, device: torch.device) -> torch.Tensor:
