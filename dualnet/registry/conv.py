@@ -13,11 +13,11 @@ from dualnet.registry.layers import batchnorm_case
 TOPIC = "conv"
 
 
-def conv_case(stride: int, pad: int):
+def conv_case(stride: int, pad: int, channels: int = 3, filters: int = 4):
     def make(rng: np.random.Generator, dtype) -> Case:
-        x = rng.standard_normal((2, 3, 6, 5)).astype(dtype)
-        w = rng.standard_normal((4, 3, 3, 2)).astype(dtype)
-        b = rng.standard_normal(4).astype(dtype)
+        x = rng.standard_normal((2, channels, 6, 5)).astype(dtype)
+        w = rng.standard_normal((filters, channels, 3, 2)).astype(dtype)
+        b = rng.standard_normal(filters).astype(dtype)
         return Case(
             {"x": x, "w": w, "b": b}, wrt=("x", "w", "b"), config=({"stride": stride, "pad": pad},)
         )
@@ -53,10 +53,22 @@ ENTRIES = [
         name="conv",
         variant="fast",
         topic=TOPIC,
-        summary="convolution, unfolded, one matrix product per image; stride 1, padding 2 "
-        "(the backward unfolds dout)",
+        summary="convolution, unfolded, one matrix product per image; stride 1, padding 2, "
+        "more filters than channels (the backward unfolds x and folds)",
         page="derivations/conv",
         make_case=conv_case(stride=1, pad=2),
+        forward=R.conv_forward_fast,
+        backward=R.conv_backward_fast,
+        torch_function=T.conv,
+    ),
+    layer(
+        name="conv",
+        variant="fast_narrowing",
+        topic=TOPIC,
+        summary="convolution, unfolded, one matrix product per image; stride 1, padding 2, "
+        "fewer filters than channels (the backward unfolds dout)",
+        page="derivations/conv",
+        make_case=conv_case(stride=1, pad=2, channels=4, filters=3),
         forward=R.conv_forward_fast,
         backward=R.conv_backward_fast,
         torch_function=T.conv,

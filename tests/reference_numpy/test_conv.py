@@ -215,3 +215,34 @@ def test_max_pool_errors(forward):
         forward(x, {"pool_height": 2, "pool_width": 5, "stride": 1})
     with pytest.raises(ValueError, match=r"pool_param needs 'pool_width'"):
         forward(x, {"pool_height": 2, "stride": 1})
+
+
+@pytest.mark.parametrize(("channels", "filters", "route"), [(4, 3, "dout"), (3, 4, "x")])
+def test_the_stride_1_backward_unfolds_the_smaller_of_dout_and_x(
+    monkeypatch, channels, filters, route
+):
+    # dout unfolds into F HH WW rows per pixel, x into C HH WW: the backward takes the smaller
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, channels, 5, 6))
+    w = rng.standard_normal((filters, channels, 3, 3))
+    param = {"stride": 1, "pad": 1}
+    out, cache = C.conv_forward_fast(x, w, np.zeros(filters), param)
+    dout = rng.standard_normal(out.shape)
+    expected = C.conv_backward_naive(dout, C.conv_forward_naive(x, w, np.zeros(filters), param)[1])
+    taken = []
+
+    def recording(name):
+        original = getattr(C, f"_backward_unfolding_{name}")
+
+        def route_taken(*args):
+            taken.append(name)
+            return original(*args)
+
+        return route_taken
+
+    for name in ("dout", "x"):
+        monkeypatch.setattr(C, f"_backward_unfolding_{name}", recording(name))
+    grads = C.conv_backward_fast(dout, cache)
+    assert taken == [route]
+    for got, want in zip(grads, expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
