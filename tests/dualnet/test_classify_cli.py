@@ -38,7 +38,7 @@ def weights(run) -> dict:
 
 def test_train_a_resnet_then_evaluate_it(capsys, tmp_path):
     args = ["classify", "train", "--model", "resnet-preact32", "--data", "embedded", *QUICK]
-    assert cli.main(args) == 0
+    assert cli.main([*args, "--image-size", "16"]) == 0  # a quarter of the pixels to evaluate
     out = capsys.readouterr().out
     run = tmp_path / "runs/classify/resnet-preact32-embedded-torch-seed0"
     assert "run directory: runs/classify/resnet-preact32-embedded-torch-seed0" in out

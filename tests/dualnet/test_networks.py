@@ -160,9 +160,13 @@ def test_attacks_on_lite0_count_every_accepted_class_as_right(tmp_path):
     assert inputs.names == ["chelsea", "coffee"] and inputs.accepted[0] == [281, 282, 285]
     right = inputs.right_classes(1000)
     assert right.shape == (2, 1000) and right[0].sum() == 3 and right[1, 967]
+    clean = attacks.accuracy(network, inputs.images, inputs)
+    assert clean == 1.0  # Lite0 says 'Egyptian cat': a right class
     generator = torch.Generator().manual_seed(0)
-    summary, _ = attacks.run_attack(network, inputs, 2 / 255, generator)
-    assert summary["accuracy"] == 1.0  # Lite0 says 'Egyptian cat': a right class
+    targets = attacks.random_wrong_targets(inputs.labels, 1000, generator)
+    # one budget of the curve `dualnet visualize attack` draws (the command is tested on the
+    # small networks in test_visualize_cli.py)
+    summary = attacks.attack_accuracies(network, inputs, right, targets, 2 / 255, clean, generator)
     assert summary["pgd_accuracy"] <= summary["fgsm_accuracy"] and summary["pgd_accuracy"] == 0
 
 
