@@ -3,11 +3,16 @@
 Same shapes, same dtype, in one run. The ratio is NumPy's throughput divided by PyTorch's:
 1.0 means as fast, 0.5 means half as fast.
 
-    python benchmarks/layers.py
+    python benchmarks/layers.py [--settle 0.3]
+
+Each timed call follows ``--settle`` seconds of untimed calls of the same function, so that
+each library is timed alone (see ``common.best_times_interleaved``): OpenBLAS's threads keep
+spinning for a while after each NumPy call and slow down a PyTorch call timed right after it.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -55,6 +60,12 @@ def torch_softmax(scores, y):
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--settle", type=float, default=0.3,
+        help="seconds of untimed calls before each timed call (default 0.3; 0: back to back)",
+    )  # fmt: skip
+    settle = parser.parse_args().settle
     rng = np.random.default_rng(0)
     rows = []
     for dtype in (np.float64, np.float32):
@@ -79,7 +90,7 @@ def main() -> None:
             ),
         ]
         for name, numpy_run, torch_run in cases:
-            t_numpy, t_torch = best_times_interleaved([numpy_run, torch_run])
+            t_numpy, t_torch = best_times_interleaved([numpy_run, torch_run], settle=settle)
             rows.append(
                 [
                     name,
@@ -89,7 +100,7 @@ def main() -> None:
                     f"{t_torch / t_numpy:.2f}",
                 ]
             )
-    print(f"forward + backward, CPU, torch threads: {torch.get_num_threads()}")
+    print(f"forward + backward, CPU, torch threads: {torch.get_num_threads()}, settle {settle:g} s")
     print_table(["component", "dtype", "numpy ms", "torch ms", "numpy/torch throughput"], rows)
 
 
