@@ -34,17 +34,16 @@ CHECKPOINT_FORMAT = "dualnet-gan-1"
 DEFAULT_MODEL = "dc"
 DEFAULT_LOSS = "ls"
 
-STEPS = {"fc": 1200, "dc": 800}
-"""Default generator steps with the vanilla and least-squares losses: two and a half minutes
-of training for DCGAN and under half a minute for the fully connected pair on an idle 2-core
-CPU. DCGAN's 800
-were chosen by measurement: with the least-squares loss both seeds tried read as digits from
-600 steps on (confident fraction 0.73-0.80, fcd 42-55) and 800 leave room on a busy machine
-(see the measured table in the docs)."""
-WGAN_STEPS = {"fc": 400, "dc": 90}
+STEPS = {"fc": 4800, "dc": 800}
+"""Default generator steps with the vanilla and least-squares losses, chosen by measurement
+(the table in the docs): on an idle 2-core CPU about 80 s of training for the fully connected
+pair, whose distance stops falling near 4,800 steps, and two and a half minutes for DCGAN,
+whose digits both seeds tried read well from 600 steps on (confident fraction 0.73-0.80, fcd
+42-55); 800 leave room on a busy machine."""
+WGAN_STEPS = {"fc": 1600, "dc": 90}
 """Default generator steps with WGAN-GP, whose every step holds five critic steps, each with
-the gradient penalty's double backward: a minute and a half of training for DCGAN on an idle
-2-core CPU."""
+the gradient penalty's double backward: a minute and a half of training for either
+architecture on an idle 2-core CPU."""
 MAX_CRITIC_STEPS = 100
 """Discriminator steps per generator step (WGAN-GP takes five)."""
 
