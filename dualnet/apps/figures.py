@@ -4,16 +4,23 @@ Every function builds a :class:`matplotlib.figure.Figure` directly, without pypl
 importing or using dualnet never changes matplotlib's global backend or opens a window;
 :func:`save` writes a figure to a PNG file. In a notebook, display a figure by leaving it as
 the last expression of a cell.
+
+matplotlib is imported inside the functions that draw (here and in every application's
+figures), not at the top of the module: a command that draws nothing, such as ``dualnet
+check`` or a run with ``--no-figures``, does not pay the half second its import takes.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from dualnet.files import atomic_write
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def learning_curves(history: list[dict], title: str = "") -> Figure:
@@ -22,6 +29,8 @@ def learning_curves(history: list[dict], title: str = "") -> Figure:
     Each record holds ``epoch`` and may hold ``train_loss``, ``val_loss``, ``train_acc`` and
     ``val_acc``; a series whose key no record holds is not drawn.
     """
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(9, 3.4), layout="constrained")
     loss_axis, acc_axis = figure.subplots(1, 2)
     epochs = [record["epoch"] for record in history]
@@ -44,6 +53,8 @@ def learning_curves(history: list[dict], title: str = "") -> Figure:
 def confusion(counts: np.ndarray, classes: list[str] | tuple[str, ...], title: str = "") -> Figure:
     """A confusion matrix as an image, rows = true class, columns = predicted, with counts."""
     counts = np.asarray(counts)
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(6.2, 5.4), layout="constrained")
     axis = figure.subplots()
     fractions = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
@@ -67,6 +78,8 @@ def image_grid(
     if images.dtype != np.uint8:
         images = np.clip(images, 0, 1)
     rows = max(1, -(-len(images) // columns))
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(1.3 * columns, 1.55 * rows), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False)
     for index, axis in enumerate(axes.ravel()):

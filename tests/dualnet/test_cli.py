@@ -110,6 +110,16 @@ def test_python_dash_m_and_the_console_script(tmp_path):
     assert script.returncode == 2 and "unknown component(s): nothing" in script.stderr
 
 
+def test_a_command_that_draws_nothing_never_imports_matplotlib():
+    code = (
+        "import sys; from dualnet import cli; status = cli.main(['check', 'relu']); "
+        "print(status, sorted({'torchvision', 'matplotlib'} & set(sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "0 []"
+
+
 def test_version_and_a_negative_seed(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--version"])

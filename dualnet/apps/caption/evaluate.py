@@ -16,10 +16,10 @@ import textwrap
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from dualnet.apps import figures, runs, runtime
 from dualnet.apps.caption import bleu, scenes
@@ -28,6 +28,9 @@ from dualnet.apps.caption.config import config_from_checkpoint as stored_config
 from dualnet.apps.caption.data import CaptionDataError, decode_captions
 from dualnet.apps.caption.decode import attention_pointing, beam_search, greedy
 from dualnet.apps.caption.train import Prepared, build_model, prepare
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 MAX_LENGTH = 16
 EMBEDDED_KEYS = (
@@ -238,6 +241,8 @@ def captions_figure(images, generated: list[str], references: list[str], title="
     """Images with their generated caption (first line) and one reference (second)."""
     columns = min(4, len(images))
     rows = -(-len(images) // columns)
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(3.0 * columns, 3.5 * rows), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
     for axis in axes:
@@ -261,6 +266,8 @@ def attention_figure(image: np.ndarray, words: list[str], weights: np.ndarray) -
     """
     columns = min(6, len(words))
     rows = -(-len(words) // columns)
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(1.7 * columns, 1.9 * rows), layout="constrained")
     axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False).ravel())
     size = image.shape[1]

@@ -10,11 +10,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from dualnet.apps.figures import save
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["class_histogram", "digit_grid", "losses", "progress_strip", "save", "tile"]
 
@@ -39,6 +43,8 @@ def digit_grid(images: np.ndarray, columns: int = 8, title: str = "") -> Figure:
     """Digits ``(N, 28, 28)`` (``uint8``, white ink on black) in a grid of ``columns``."""
     picture = tile(images, columns)
     scale = 0.03  # inches per pixel
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(picture.shape[1] * scale, picture.shape[0] * scale + 0.4))
     axis = figure.add_axes((0, 0, 1, 1 - 0.4 / figure.get_figheight()))
     axis.imshow(picture, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
@@ -57,6 +63,8 @@ def progress_strip(
         snapshots = [snapshots[i] for i in keep]
     rows = np.concatenate([np.asarray(images)[:count] for _, images in snapshots])
     picture = tile(rows, count)
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(0.45 * count + 1.0, 0.45 * len(snapshots) + 0.5), layout="constrained")
     axis = figure.subplots()
     axis.imshow(picture, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
@@ -75,6 +83,8 @@ def progress_strip(
 def losses(history: list[dict], title: str = "") -> Figure:
     """Discriminator and generator losses per logged step; a second panel for WGAN-GP."""
     wgan = any("grad_norm" in record for record in history)
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(9 if wgan else 5, 3.3), layout="constrained")
     axes = figure.subplots(1, 2 if wgan else 1, squeeze=False)[0]
     steps = [record["step"] for record in history]
@@ -101,6 +111,8 @@ def losses(history: list[dict], title: str = "") -> Figure:
 
 def class_histogram(counts: list[int], total: int, title: str = "") -> Figure:
     """Bars of the confidently classified samples per digit class, out of ``total``."""
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(5, 3), layout="constrained")
     axis = figure.subplots()
     axis.bar(range(len(counts)), counts, color="tab:blue")

@@ -3,10 +3,14 @@ pyplot): the inputs beside the result, the strip of intermediate images, the los
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
-from matplotlib.figure import Figure
 
 from dualnet.apps import figures
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 save = figures.save
 
@@ -19,6 +23,8 @@ def show(axis, image: torch.Tensor, title: str) -> None:
 
 def overview(panels: list[tuple[str, torch.Tensor]], title: str = "") -> Figure:
     """Images ``(3, H, W)`` side by side (of any sizes), each with its caption."""
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(3.0 * len(panels), 3.3), layout="constrained")
     axes = figure.subplots(1, len(panels), squeeze=False)[0]
     for axis, (caption, image) in zip(axes, panels, strict=True):
@@ -38,6 +44,8 @@ def strip(snapshots: list[tuple[int, torch.Tensor]], title: str = "") -> Figure:
 def loss_curves(history: list[dict], title: str = "") -> Figure:
     """The content, style, TV and total loss at every step, on logarithmic axes (a loss that
     is 0 throughout, like the style loss of feature inversion, is left out)."""
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(10, 3.0), layout="constrained")
     axes = figure.subplots(1, 4)
     steps = [record["step"] for record in history]

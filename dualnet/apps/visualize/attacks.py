@@ -20,11 +20,15 @@ cat').
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
-from matplotlib.figure import Figure
 
 from dualnet.apps.visualize.fooling import random_wrong_targets
 from dualnet.apps.visualize.methods import call, scores
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 EPSILONS = (0.0, 0.5 / 255, 1 / 255, 2 / 255, 4 / 255, 8 / 255)
 PGD_STEPS = 10
@@ -84,6 +88,8 @@ def run_attack(network, inputs, eps: float, generator):
 
 
 def attack_figure(curve: dict, eps: float) -> Figure:
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(5.6, 4.2), layout="constrained")
     axis = figure.subplots()
     budgets = [255 * e for e in curve]

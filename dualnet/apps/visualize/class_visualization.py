@@ -9,10 +9,14 @@ confidence of each target class in its own image.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
-from matplotlib.figure import Figure
 
 from dualnet.apps.visualize.methods import call, scores
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DEFAULTS = {"l2_reg": 1e-3, "learning_rate": 5.0, "blur_every": 10, "blur_sigma": 0.5}
 ITERATIONS = 100
@@ -59,6 +63,8 @@ def run_classes(network, targets: list[int], iterations: int, learning_rate: flo
 def classes_figure(images, summary) -> Figure:
     columns = min(5, len(images))
     rows = -(-len(images) // columns)
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(2.0 * columns, 2.3 * rows), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False)
     for index, axis in enumerate(axes.ravel()):

@@ -15,10 +15,14 @@ white, 1/255 one grey level of an 8-bit image.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
-from matplotlib.figure import Figure
 
 from dualnet.apps.visualize.methods import call, scores
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 FIGURE_IMAGES = 6
 
@@ -86,6 +90,8 @@ def fooling_figure(original, fooled, captions) -> Figure:
     row), with the predictions."""
     count = min(FIGURE_IMAGES, len(original))
     times = magnification(fooled[:count] - original[:count])
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(6.4, 2.1 * count), layout="constrained")
     axes = figure.subplots(count, 3, squeeze=False)
     for i in range(count):

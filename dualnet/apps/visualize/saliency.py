@@ -23,12 +23,16 @@ keys without a prefix score the plain saliency map, ``smoothgrad_`` and ``ig_`` 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from dualnet.apps.networks import random_copy
 from dualnet.apps.visualize.methods import call, scores
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 FIGURE_IMAGES = 8
 SMOOTHGRAD_SAMPLES = 12
@@ -128,6 +132,8 @@ def saliency_figure(images, rows: list[torch.Tensor], names: list[str], masks=No
     (the point the pointing score checks)."""
     titles = ("image", "saliency", "SmoothGrad", "integrated gradients")
     columns = len(images)
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(1.6 * columns, 6.8), layout="constrained")
     axes = figure.subplots(4, columns, squeeze=False)
     for j in range(columns):
