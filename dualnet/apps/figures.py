@@ -5,8 +5,8 @@ importing or using dualnet never changes matplotlib's global backend or opens a 
 :func:`save` writes a figure to a PNG file. In a notebook, display a figure by leaving it as
 the last expression of a cell.
 
-matplotlib is imported inside the functions that draw (here and in every application's
-figures), not at the top of the module: a command that draws nothing, such as ``dualnet
+Every figure starts with :func:`new_figure`, which imports matplotlib on the first figure
+drawn, not when a module is imported: a command that draws nothing, such as ``dualnet
 check`` or a run with ``--no-figures``, does not pay the half second its import takes.
 """
 
@@ -23,15 +23,21 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
+def new_figure(**options) -> Figure:
+    """``matplotlib.figure.Figure(**options)``, matplotlib imported here, on the first figure
+    drawn (see the module docstring)."""
+    from matplotlib.figure import Figure
+
+    return Figure(**options)
+
+
 def learning_curves(history: list[dict], title: str = "") -> Figure:
     """Loss and accuracy per epoch from a list of metric records.
 
     Each record holds ``epoch`` and may hold ``train_loss``, ``val_loss``, ``train_acc`` and
     ``val_acc``; a series whose key no record holds is not drawn.
     """
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(9, 3.4), layout="constrained")
+    figure = new_figure(figsize=(9, 3.4), layout="constrained")
     loss_axis, acc_axis = figure.subplots(1, 2)
     epochs = [record["epoch"] for record in history]
     for axis, prefix, scale in ((loss_axis, "loss", 1), (acc_axis, "acc", 100)):
@@ -53,9 +59,7 @@ def learning_curves(history: list[dict], title: str = "") -> Figure:
 def confusion(counts: np.ndarray, classes: list[str] | tuple[str, ...], title: str = "") -> Figure:
     """A confusion matrix as an image, rows = true class, columns = predicted, with counts."""
     counts = np.asarray(counts)
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(6.2, 5.4), layout="constrained")
+    figure = new_figure(figsize=(6.2, 5.4), layout="constrained")
     axis = figure.subplots()
     fractions = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     image = axis.imshow(fractions, cmap="Blues", vmin=0, vmax=1)
@@ -78,9 +82,7 @@ def image_grid(
     if images.dtype != np.uint8:
         images = np.clip(images, 0, 1)
     rows = max(1, -(-len(images) // columns))
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(1.3 * columns, 1.55 * rows), layout="constrained")
+    figure = new_figure(figsize=(1.3 * columns, 1.55 * rows), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False)
     for index, axis in enumerate(axes.ravel()):
         axis.axis("off")

@@ -241,9 +241,7 @@ def captions_figure(images, generated: list[str], references: list[str], title="
     """Images with their generated caption (first line) and one reference (second)."""
     columns = min(4, len(images))
     rows = -(-len(images) // columns)
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(3.0 * columns, 3.5 * rows), layout="constrained")
+    figure = figures.new_figure(figsize=(3.0 * columns, 3.5 * rows), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
     for axis in axes:
         axis.axis("off")
@@ -266,9 +264,7 @@ def attention_figure(image: np.ndarray, words: list[str], weights: np.ndarray) -
     """
     columns = min(6, len(words))
     rows = -(-len(words) // columns)
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(1.7 * columns, 1.9 * rows), layout="constrained")
+    figure = figures.new_figure(figsize=(1.7 * columns, 1.9 * rows), layout="constrained")
     axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False).ravel())
     size = image.shape[1]
     for axis in axes:

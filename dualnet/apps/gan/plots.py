@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from dualnet.apps.figures import save
+from dualnet.apps.figures import new_figure, save
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -43,9 +43,7 @@ def digit_grid(images: np.ndarray, columns: int = 8, title: str = "") -> Figure:
     """Digits ``(N, 28, 28)`` (``uint8``, white ink on black) in a grid of ``columns``."""
     picture = tile(images, columns)
     scale = 0.03  # inches per pixel
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(picture.shape[1] * scale, picture.shape[0] * scale + 0.4))
+    figure = new_figure(figsize=(picture.shape[1] * scale, picture.shape[0] * scale + 0.4))
     axis = figure.add_axes((0, 0, 1, 1 - 0.4 / figure.get_figheight()))
     axis.imshow(picture, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
     axis.axis("off")
@@ -63,9 +61,9 @@ def progress_strip(
         snapshots = [snapshots[i] for i in keep]
     rows = np.concatenate([np.asarray(images)[:count] for _, images in snapshots])
     picture = tile(rows, count)
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(0.45 * count + 1.0, 0.45 * len(snapshots) + 0.5), layout="constrained")
+    figure = new_figure(
+        figsize=(0.45 * count + 1.0, 0.45 * len(snapshots) + 0.5), layout="constrained"
+    )
     axis = figure.subplots()
     axis.imshow(picture, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
     axis.set_xticks([])
@@ -83,9 +81,7 @@ def progress_strip(
 def losses(history: list[dict], title: str = "") -> Figure:
     """Discriminator and generator losses per logged step; a second panel for WGAN-GP."""
     wgan = any("grad_norm" in record for record in history)
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(9 if wgan else 5, 3.3), layout="constrained")
+    figure = new_figure(figsize=(9 if wgan else 5, 3.3), layout="constrained")
     axes = figure.subplots(1, 2 if wgan else 1, squeeze=False)[0]
     steps = [record["step"] for record in history]
     for key, label in (("d_loss", "discriminator (critic) loss"), ("g_loss", "generator loss")):
@@ -111,9 +107,7 @@ def losses(history: list[dict], title: str = "") -> Figure:
 
 def class_histogram(counts: list[int], total: int, title: str = "") -> Figure:
     """Bars of the confidently classified samples per digit class, out of ``total``."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(5, 3), layout="constrained")
+    figure = new_figure(figsize=(5, 3), layout="constrained")
     axis = figure.subplots()
     axis.bar(range(len(counts)), counts, color="tab:blue")
     axis.axhline(total / len(counts), color="grey", linestyle=":", label="uniform over classes")

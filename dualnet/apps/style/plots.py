@@ -23,9 +23,7 @@ def show(axis, image: torch.Tensor, title: str) -> None:
 
 def overview(panels: list[tuple[str, torch.Tensor]], title: str = "") -> Figure:
     """Images ``(3, H, W)`` side by side (of any sizes), each with its caption."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(3.0 * len(panels), 3.3), layout="constrained")
+    figure = figures.new_figure(figsize=(3.0 * len(panels), 3.3), layout="constrained")
     axes = figure.subplots(1, len(panels), squeeze=False)[0]
     for axis, (caption, image) in zip(axes, panels, strict=True):
         show(axis, image, caption)
@@ -44,9 +42,7 @@ def strip(snapshots: list[tuple[int, torch.Tensor]], title: str = "") -> Figure:
 def loss_curves(history: list[dict], title: str = "") -> Figure:
     """The content, style, TV and total loss at every step, on logarithmic axes (a loss that
     is 0 throughout, like the style loss of feature inversion, is left out)."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(10, 3.0), layout="constrained")
+    figure = figures.new_figure(figsize=(10, 3.0), layout="constrained")
     axes = figure.subplots(1, 4)
     steps = [record["step"] for record in history]
     for axis, name in zip(axes, ("content", "style", "tv", "total"), strict=True):

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from dualnet.apps import figures
 from dualnet.apps.visualize.fooling import random_wrong_targets
 from dualnet.apps.visualize.methods import call, scores
 
@@ -88,9 +89,7 @@ def run_attack(network, inputs, eps: float, generator):
 
 
 def attack_figure(curve: dict, eps: float) -> Figure:
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(5.6, 4.2), layout="constrained")
+    figure = figures.new_figure(figsize=(5.6, 4.2), layout="constrained")
     axis = figure.subplots()
     budgets = [255 * e for e in curve]
     for key, label in (

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from dualnet.apps import figures
 from dualnet.apps.visualize.methods import call, scores
 
 if TYPE_CHECKING:
@@ -63,9 +64,7 @@ def run_classes(network, targets: list[int], iterations: int, learning_rate: flo
 def classes_figure(images, summary) -> Figure:
     columns = min(5, len(images))
     rows = -(-len(images) // columns)
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(2.0 * columns, 2.3 * rows), layout="constrained")
+    figure = figures.new_figure(figsize=(2.0 * columns, 2.3 * rows), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False)
     for index, axis in enumerate(axes.ravel()):
         axis.axis("off")

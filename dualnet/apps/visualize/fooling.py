@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from dualnet.apps import figures
 from dualnet.apps.visualize.methods import call, scores
 
 if TYPE_CHECKING:
@@ -90,9 +91,7 @@ def fooling_figure(original, fooled, captions) -> Figure:
     row), with the predictions."""
     count = min(FIGURE_IMAGES, len(original))
     times = magnification(fooled[:count] - original[:count])
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(6.4, 2.1 * count), layout="constrained")
+    figure = figures.new_figure(figsize=(6.4, 2.1 * count), layout="constrained")
     axes = figure.subplots(count, 3, squeeze=False)
     for i in range(count):
         difference = (times * (fooled[i] - original[i]) + 0.5).clamp(0, 1)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from dualnet.apps import figures
 from dualnet.apps.networks import random_copy
 from dualnet.apps.visualize.methods import call, scores
 
@@ -132,9 +133,7 @@ def saliency_figure(images, rows: list[torch.Tensor], names: list[str], masks=No
     (the point the pointing score checks)."""
     titles = ("image", "saliency", "SmoothGrad", "integrated gradients")
     columns = len(images)
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(1.6 * columns, 6.8), layout="constrained")
+    figure = figures.new_figure(figsize=(1.6 * columns, 6.8), layout="constrained")
     axes = figure.subplots(4, columns, squeeze=False)
     for j in range(columns):
         axes[0, j].imshow(images[j].permute(1, 2, 0).numpy())
