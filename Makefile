@@ -32,8 +32,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/dualnet check
 
+# One pytest worker per core (pytest-xdist, at most 8) with one BLAS/OpenMP thread each, so
+# that the workers do not fight over the cores; each test module on one worker, so that its
+# shared fixtures are built once; the modules in the order tests/conftest.py sets (those with
+# a slow test first), so that the workers finish together.
 test: $(STAMP)
-	$(BIN)/python -m pytest --durations=30
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+		$(BIN)/python -m pytest -n auto --maxprocesses 8 --dist loadscope --no-loadscope-reorder \
+		--durations=30
 
 docs: $(STAMP)
 	rm -rf docs/_build/html

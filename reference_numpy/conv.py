@@ -549,40 +549,53 @@ def _window_offsets(ph: int, pw: int, stride: int, out_h: int, out_w: int):
             )
 
 
-def _maximum(arrays: list, out: np.ndarray) -> np.ndarray:
-    """``out`` = the elementwise maximum of ``arrays`` (one or more, each of ``out``'s shape)."""
-    if len(arrays) == 1:
-        np.copyto(out, arrays[0])
-        return out
-    np.maximum(arrays[0], arrays[1], out=out)
-    for array in arrays[2:]:
-        np.maximum(out, array, out=out)
-    return out
+def _first_maximum(slices: list, maximum: np.ndarray, first: np.ndarray) -> None:
+    """Elementwise over ``slices`` (arrays of one shape): ``maximum`` = their largest value and
+    ``first`` = the index in ``slices`` of the first one that holds it. That index is the last
+    one at which a slice was *strictly* larger than all before it, so ``first`` is the largest
+    of ``index * (slice > maximum so far)``. Both are filled in place."""
+    if len(slices) == 1:
+        np.copyto(maximum, slices[0])
+        first.fill(0)
+        return
+    np.copyto(first, slices[1] > slices[0])
+    np.maximum(slices[0], slices[1], out=maximum)
+    for index, candidate in enumerate(slices[2:], start=2):
+        better = candidate > maximum
+        np.maximum(first, better * first.dtype.type(index), out=first)
+        np.maximum(maximum, candidate, out=maximum)
 
 
 def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
-    r"""Max pooling with one pass per row and per column of the window instead of one per window.
-
-    The maximum over a window is the maximum over its columns of the maximum over its rows:
+    r"""Max pooling in two passes, along the window's columns and then along its rows, that
+    also records which entry of each window was its first maximum.
 
     .. math::
 
-        \mathrm{out}_{ncij} = \max_l\, r_{n,c,i,Sj+l}, \qquad
-        r_{ncih} = \max_k\, x_{n,c,Si+k,h} .
+        c_{n,c,h,j} = \max_l\, x_{n,c,h,Sj+l}, \qquad
+        \mathrm{out}_{ncij} = \max_k\, c_{n,c,Si+k,j} .
 
-    For each row offset :math:`k` a strided slice of ``x`` holds row :math:`Si + k` of every
-    window row :math:`i`, shape ``(N, C, H', W)``; their elementwise maximum is :math:`r`.
-    Then for each column offset :math:`l` a strided slice of :math:`r`, shape
-    ``(N, C, H', W')``; their elementwise maximum is ``out``. The first ``PH`` passes run over
-    whole contiguous rows. The images are taken a block at a time
-    (:data:`POOL_BLOCK_ENTRIES`), so that :math:`r` is still in the cache when it is read.
+    For each column offset :math:`l` a strided slice of ``x`` holds column :math:`Sj + l` of
+    every window column :math:`j`, shape ``(N, C, H, W')``; their elementwise maximum is
+    :math:`c`, and :math:`l^{\mathrm{first}}_{n,c,h,j}` is the first :math:`l` that attains it.
+    Then for each row offset :math:`k` a strided slice of :math:`c`, shape
+    ``(N, C, H', W')``; their maximum is ``out``, and :math:`k^*` the first :math:`k` that
+    attains it: the first row of the window that holds the window's maximum. In that row the
+    first column that holds it is :math:`l^* = l^{\mathrm{first}}_{n,c,Si+k^*,j}`, so
+    :math:`(k^*, l^*)` is the window's first maximum in row-major order, the entry that
+    receives the gradient. Its row-major index ``winner = k* PW + l*`` is kept for the
+    backward pass, as PyTorch keeps the position of each maximum. The images are taken a
+    block at a time (:data:`POOL_BLOCK_ENTRIES`), so that :math:`c` is still in the cache when
+    it is read.
 
     Args:
         x: Inputs, shape ``(N, C, H, W)``.
         pool_param: ``{'pool_height': PH, 'pool_width': PW, 'stride': S}``, each at least 1.
 
     Returns:
-        ``(out, cache)``: ``out`` of shape ``(N, C, H', W')``; ``cache = (x, out, pool_param)``.
+        ``(out, cache)``: ``out`` of shape ``(N, C, H', W')``;
+        ``cache = (x, winner, pool_param)`` with ``winner`` of shape ``(N, C, H', W')``, the
+        smallest unsigned integers that hold ``PH PW - 1``.
     """
     func = "max_pool_forward_fast"
     _check_pool_input(func, x)
@@ -591,58 +604,66 @@ def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
     out_h = output_size(func, height, ph, stride, 0, "rows")
     out_w = output_size(func, width, pw, stride, 0, "columns")
     span_h, span_w = stride * (out_h - 1) + 1, stride * (out_w - 1) + 1
+    used_h = span_h + ph - 1  # the rows that some window covers, and those in between
+    index_type = np.min_scalar_type(ph * pw - 1)
     out = np.empty((n, channels, out_h, out_w), dtype=x.dtype)
+    winner = np.empty(out.shape, dtype=index_type)
     blocks = list(_image_blocks(n, x[0].size, POOL_BLOCK_ENTRIES))
-    row_maxima = np.empty((blocks[0][1], channels, out_h, width), dtype=x.dtype)
+    c = np.empty((blocks[0][1], channels, used_h, out_w), dtype=x.dtype)
+    l_first = np.empty(c.shape, dtype=index_type)
+    k_first = np.empty((blocks[0][1], channels, out_h, out_w), dtype=index_type)
     for start, stop in blocks:
-        block = x[start:stop]
-        rows = [block[:, :, k : k + span_h : stride] for k in range(ph)]
-        r = _maximum(rows, row_maxima[: stop - start])  # (n, C, H', W)
-        columns = [r[:, :, :, l : l + span_w : stride] for l in range(pw)]
-        _maximum(columns, out[start:stop])
-    return out, (x, out, pool_param)
+        block, size = x[start:stop, :, :used_h], stop - start
+        c_b, l_first_b, k_first_b = c[:size], l_first[:size], k_first[:size]
+        winner_b = winner[start:stop]
+        columns = [block[..., l : l + span_w : stride] for l in range(pw)]  # (n, C, rows, W')
+        _first_maximum(columns, c_b, l_first_b)
+        rows = [c_b[:, :, k : k + span_h : stride] for k in range(ph)]  # (n, C, H', W')
+        _first_maximum(rows, out[start:stop], k_first_b)
+        np.multiply(k_first_b, pw, out=winner_b)
+        for k in range(ph):  # add l* = l_first at row S i + k*, where k* = k
+            l_first_k = l_first_b[:, :, k : k + span_h : stride]
+            winner_b += (k_first_b == k).view(np.uint8) * l_first_k
+    return out, (x, winner, pool_param)
 
 
 def max_pool_backward_fast(dout: np.ndarray, cache):
     r"""Backward pass of :func:`max_pool_forward_fast`.
 
-    The offsets inside the window are visited in row-major order. At each, the windows whose
-    entry there equals the window's maximum, and whose gradient has not been routed yet, send
-    :math:`\overline{\mathrm{out}}` to that entry: every window routes to its *first*
-    maximum, as PyTorch does when entries tie. When windows overlap (stride smaller than the
-    window) the contributions are added; otherwise each input belongs to at most one window and
-    is written directly. The images are taken a block at a time (:data:`POOL_BLOCK_ENTRIES`),
-    so that the block's inputs and gradients stay in the cache through the passes.
+    Each window sends :math:`\overline{\mathrm{out}}` to its first maximum, the entry
+    ``winner`` recorded by the forward pass (as PyTorch does when entries tie). For each
+    offset :math:`(k, l)` of the window, in turn, the entries at that offset of every window
+    are a strided slice of ``dx`` of the output's shape; they receive
+    :math:`\overline{\mathrm{out}}` where ``winner == k PW + l`` and zero elsewhere. When
+    windows overlap (stride smaller than the window) the contributions are added; otherwise
+    each input belongs to at most one window and is written directly. The images are taken a
+    block at a time (:data:`POOL_BLOCK_ENTRIES`), so that the block's gradient stays in the
+    cache through the passes.
 
     Args:
         dout: Upstream gradient, shape ``(N, C, H', W')``.
-        cache: ``(x, out, pool_param)`` from :func:`max_pool_forward_fast`.
+        cache: ``(x, winner, pool_param)`` from :func:`max_pool_forward_fast`.
 
     Returns:
         ``dx`` of shape ``(N, C, H, W)``.
     """
     func = "max_pool_backward_fast"
-    x, out, pool_param = cache
+    x, winner, pool_param = cache
     ph, pw, stride = pool_settings(func, pool_param)
-    check_shape(func, "dout", dout, out.shape, "(N, C, H', W')")
-    n = x.shape[0]
+    check_shape(func, "dout", dout, winner.shape, "(N, C, H', W')")
     dx = np.zeros(x.shape, dtype=np.result_type(x, dout))
-    blocks = list(_image_blocks(n, x[0].size, POOL_BLOCK_ENTRIES))
-    unrouted = np.empty((blocks[0][1], *out.shape[1:]), dtype=bool)
-    winner = np.empty_like(unrouted)
-    offsets = list(_window_offsets(ph, pw, stride, *out.shape[2:]))
-    for start, stop in blocks:  # a block of images at a time, to stay in the cache
-        x_b, out_b, dout_b, dx_b = x[start:stop], out[start:stop], dout[start:stop], dx[start:stop]
-        unrouted_b, winner_b = unrouted[: stop - start], winner[: stop - start]
-        unrouted_b.fill(True)
-        for _, view in offsets:
-            np.equal(x_b[view], out_b, out=winner_b)
-            winner_b &= unrouted_b
-            if stride < ph or stride < pw:  # overlapping windows: an input can collect twice
-                dx_b[view] += dout_b * winner_b
+    overlapping = stride < ph or stride < pw
+    blocks = list(_image_blocks(x.shape[0], x[0].size, POOL_BLOCK_ENTRIES))
+    chosen = np.empty((blocks[0][1], *winner.shape[1:]), dtype=bool)
+    for start, stop in blocks:
+        dout_b, winner_b, dx_b = dout[start:stop], winner[start:stop], dx[start:stop]
+        chosen_b = chosen[: stop - start]
+        for offset, view in _window_offsets(ph, pw, stride, *winner.shape[2:]):
+            np.equal(winner_b, offset, out=chosen_b)
+            if overlapping:  # an input can collect from several windows
+                dx_b[view] += dout_b * chosen_b
             else:
-                np.multiply(dout_b, winner_b, out=dx_b[view])
-            unrouted_b ^= winner_b  # the winners were unrouted: this marks them routed
+                np.multiply(dout_b, chosen_b, out=dx_b[view])
     return dx
 
 

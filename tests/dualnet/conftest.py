@@ -1,17 +1,22 @@
-"""Fixtures shared by the application tests: one data cache for the whole session, so the
+"""Fixtures shared by the application tests: one data cache for the whole test run, so the
 embedded datasets are generated once, and a free port for the data-parallel tests."""
 
 from __future__ import annotations
 
 import socket
+import sys
+from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cache_helpers import shared_folder  # noqa: E402
+
 
 @pytest.fixture(scope="session")
-def session_cache(tmp_path_factory):
-    """A data cache folder (``DUALNET_CACHE``) shared by every test of the session."""
-    return tmp_path_factory.mktemp("dualnet-cache")
+def session_cache(tmp_path_factory) -> Path:
+    """A data cache folder (``DUALNET_CACHE``) shared by every test of the run."""
+    return shared_folder(tmp_path_factory, "dualnet-cache")
 
 
 @pytest.fixture

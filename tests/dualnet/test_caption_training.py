@@ -121,6 +121,7 @@ def overfit_solver(cell: str) -> CaptioningSolver:
 
 
 @pytest.mark.parametrize("cell, bound", [("rnn", 0.1), ("lstm", 0.5)])
+@pytest.mark.slow
 def test_the_overfit_gates_of_the_course_hold(cell, bound):
     solver = overfit_solver(cell)
     assert len(solver.loss_history) == 100

@@ -36,6 +36,7 @@ def weights(run) -> dict:
     return torch.load(Path(run) / "last.pt", weights_only=True)["model"]
 
 
+@pytest.mark.slow
 def test_train_a_resnet_then_evaluate_it(capsys, tmp_path):
     args = ["classify", "train", "--model", "resnet-preact32", "--data", "embedded", *QUICK]
     assert cli.main([*args, "--image-size", "16"]) == 0  # a quarter of the pixels to evaluate
@@ -63,6 +64,7 @@ def test_train_a_resnet_then_evaluate_it(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("level", ["barebones", "module", "sequential"])
+@pytest.mark.slow
 def test_each_level_of_the_small_nets(capsys, level):
     assert cli.main(["classify", "train", "--model", "convnet3", "--level", level, *QUICK]) == 0
     assert "accuracy" in capsys.readouterr().out
@@ -87,6 +89,7 @@ def test_a_name_means_one_network_in_both_backends(capsys):
     assert "the NumPy backend has no convnet3; it trains fc2, convpool3" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_resume_with_the_run_directory_alone_gives_the_uninterrupted_run(capsys):
     flags = ["--model", "convnet3", "--lr", "0.0003", "--label-smoothing", "0.1", "--augment"]
     settings = [*flags, "--train-subset", "256", "--batch-size", "32", "--epochs", "2"]

@@ -91,6 +91,7 @@ def test_list_names_every_component_and_its_functions(capsys):
     assert all(key in out for key in registry.COMPONENTS)
 
 
+@pytest.mark.slow
 def test_python_dash_m_and_the_console_script(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "dualnet", "check", "relu", "--json"],

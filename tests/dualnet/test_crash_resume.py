@@ -102,6 +102,7 @@ def tensors(value, prefix="") -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.parametrize("app", ["gan", "classify", "caption"])
+@pytest.mark.slow
 def test_a_killed_then_interrupted_run_resumed_twice_at_once_ends_as_the_uninterrupted_one(
     commands, app
 ):

@@ -34,6 +34,7 @@ def isolated(tmp_path_factory, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
 
 
+@pytest.mark.slow
 def test_train_sample_and_evaluate_a_run(capsys, tmp_path):
     assert cli.main(["gan", "train", *QUICK, "--loss", "vanilla", "--out", "run"]) == 0
     out = capsys.readouterr().out

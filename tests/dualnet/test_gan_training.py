@@ -170,6 +170,7 @@ def test_bad_settings_are_refused_by_name():
         make_config(steps=0)
 
 
+@pytest.mark.slow
 def test_a_short_run_already_beats_the_untrained_generator_clearly(tmp_path, digits, cache):
     # 40 steps of DCGAN with least squares on batches of 64 (measured: fcd 727 against 3561
     # for the untrained generator, fcd_real 32, 5 classes; with Adam's plain update instead of
@@ -185,6 +186,7 @@ def test_a_short_run_already_beats_the_untrained_generator_clearly(tmp_path, dig
     assert sum(summary["class_histogram"]) == round(500 * summary["confident_fraction"])
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_compute_the_same_step_as_one(tmp_path, digits, cache, free_port):
     # The fully connected pair has no batch norm, and real digits, noise and the penalty's
     # interpolation weights are drawn for the global batch and split, so the averaged

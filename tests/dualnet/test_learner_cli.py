@@ -184,6 +184,7 @@ def test_an_exercise_never_overwrites_and_refuses_bad_input(tmp_path, capsys):
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_grade_prints_one_table_and_writes_csv(tmp_path, capsys):
     folder = tmp_path / "handins"
     folder.mkdir()

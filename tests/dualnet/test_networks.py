@@ -140,6 +140,7 @@ def test_a_build_stopped_before_its_first_checkpoint_starts_again(monkeypatch, t
     assert networks.build_once("toy", {}, build, "a toy network").path.is_dir()
 
 
+@pytest.mark.slow
 def test_visualize_fools_lite0_on_the_photographs_by_a_grey_level(tmp_path):
     from dualnet import cli
 

@@ -39,6 +39,7 @@ def live_share_after_training(zero_bias: bool, splits, steps: int = 12) -> float
     return float((maps > 0).float().mean())
 
 
+@pytest.mark.slow
 def test_the_positive_start_keeps_the_score_maps_alive(session_cache):
     splits = load_images("embedded", data_root=session_cache, image_size=32)
     assert models.SQUEEZENET_SCORE_BIAS > 0

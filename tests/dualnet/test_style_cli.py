@@ -85,6 +85,7 @@ def test_numpy_losses_lbfgs_presets_and_files(tmp_path):
     assert config["style_size"] == 40  # the flag overrides the preset
 
 
+@pytest.mark.slow
 def test_a_squeezenet_classification_run_is_a_network(session_cache, tmp_path):
     train = ["classify", "train", "--model", "squeezenet1_1", "--epochs", "1", "--image-size"]
     train += ["32", "--train-subset", "64", "--batch-size", "32", "--device", "cpu"]

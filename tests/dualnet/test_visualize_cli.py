@@ -44,6 +44,7 @@ def summary_of(out) -> dict:
 
 
 @pytest.mark.parametrize("backend", ["torch", "numpy"])
+@pytest.mark.slow
 def test_saliency_points_at_the_objects(trained, backend, capsys):
     args = ["visualize", "saliency", "--model", str(trained[backend]), "--n-images", "60"]
     assert cli.main([*args, "--backend", backend, "--out", "sal"]) == 0
@@ -86,6 +87,7 @@ def test_fooling_succeeds_with_small_changes(trained, backend):
     assert summary["n_images"] == 8 and summary["backend"] == backend
 
 
+@pytest.mark.slow
 def test_attacks_get_stronger(trained):
     args = ["visualize", "attack", "--model", str(trained["torch"]), "--n-images", "100"]
     assert cli.main([*args, "--out", "attack"]) == 0

@@ -190,6 +190,21 @@ def test_max_pool_ties_go_to_the_first_maximum_and_overlaps_add(forward, backwar
     )
 
 
+@pytest.mark.parametrize(("forward", "backward"), POOL_PAIRS)
+def test_max_pool_ties_go_to_the_first_maximum_in_row_major_order(forward, backward):
+    # the maxima at (0, 1) and (1, 0) tie: row-major order picks (0, 1), the first of row 0;
+    # column-major order would pick (1, 0), the first of column 0. A 3x3 window whose maxima
+    # lie at (1, 2) and (2, 0) picks (1, 2), though column 0 comes before column 2
+    x = np.array([[[[0.0, 5.0], [5.0, 0.0]]]])
+    _, cache = forward(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
+    np.testing.assert_array_equal(backward(np.array([[[[7.0]]]]), cache), [[[[0, 7], [0, 0]]]])
+    x = np.array([[[[1.0, 0.0, 2.0], [0.0, 1.0, 9.0], [9.0, 3.0, 0.0]]]])
+    _, cache = forward(x, {"pool_height": 3, "pool_width": 3, "stride": 1})
+    expected = np.zeros((1, 1, 3, 3))
+    expected[0, 0, 1, 2] = 4.0
+    np.testing.assert_array_equal(backward(np.array([[[[4.0]]]]), cache), expected)
+
+
 @pytest.mark.parametrize("entries", [1, 2 * 2 * 7 * 6], ids=["one image a block", "2 + 1 images"])
 def test_fast_max_pool_is_independent_of_the_block_size(monkeypatch, entries):
     rng = np.random.default_rng(3)
