@@ -20,3 +20,9 @@ def shared_folder(tmp_path_factory, name: str) -> Path:
     path = run_folder(tmp_path_factory) / name
     path.mkdir(exist_ok=True)
     return path
+
+
+def data_cache(tmp_path_factory) -> Path:
+    """The data cache (``DUALNET_CACHE``) of the whole run: the embedded datasets, the MNIST
+    digits and the GAN scorer are made once, whichever test needs them first."""
+    return shared_folder(tmp_path_factory, "dualnet-cache")

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cache_helpers import shared_folder  # noqa: E402
+from cache_helpers import data_cache  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def session_cache(tmp_path_factory) -> Path:
     """A data cache folder (``DUALNET_CACHE``) shared by every test of the run."""
-    return shared_folder(tmp_path_factory, "dualnet-cache")
+    return data_cache(tmp_path_factory)
 
 
 @pytest.fixture

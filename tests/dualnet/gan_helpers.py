@@ -6,7 +6,7 @@ import struct
 from pathlib import Path
 
 import numpy as np
-from cache_helpers import shared_folder
+from cache_helpers import data_cache
 
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
 """The IDX magic numbers of MNIST: 0x00000803 (uint8, 3 dimensions), 0x00000801 (1)."""
@@ -43,6 +43,6 @@ def write_mnist(root: Path, train: int = 30, test: int = 10, size: int = 28, see
 
 
 def shared_cache(tmp_path_factory) -> Path:
-    """One data root for every GAN test module of the run (:func:`shared_folder`): the
-    embedded digits are converted and the digit classifier trained once."""
-    return shared_folder(tmp_path_factory, "gan-cache")
+    """The run's data cache (:func:`data_cache`, the ``session_cache`` fixture's folder), for
+    the GAN tests: the embedded digits are converted and the digit classifier trained once."""
+    return data_cache(tmp_path_factory)
