@@ -177,6 +177,31 @@ def setting(
     return dataclasses.field(default=default, metadata={"setting": declaration})
 
 
+def checkpoint_every_setting(zero: str = "off"):
+    """``--checkpoint-every N`` of every training application; ``zero`` says what 0 means."""
+    return setting(
+        0,
+        help=f"also write last.pt every N steps (0: {zero})",
+        range=Range(int, 0, MAX_STEPS),
+        may_change=True,
+    )
+
+
+def stop_after_steps_setting():
+    """``--stop-after-steps N`` of every training application."""
+    return setting(
+        None,
+        help="stop with a checkpoint after N steps",
+        range=Range(int, 1, MAX_STEPS),
+        may_change=True,
+    )
+
+
+def resume_setting():
+    """``--resume RUN`` of every training application (its parser adds the flag itself)."""
+    return setting(None, help="the checkpoint resumed", flag="", may_change=True)
+
+
 def declared(kind) -> dict[str, tuple[Setting, object]]:
     """``{field name: (its Setting, its default or MISSING)}`` of a configuration class or
     instance, in field order, each flag resolved."""

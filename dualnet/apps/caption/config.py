@@ -13,13 +13,15 @@ from dualnet.apps import runtime
 from dualnet.apps.settings import (
     MAX_BATCH,
     MAX_EPOCHS,
-    MAX_STEPS,
     MAX_WIDTH,
     SEED,
     ConfigError,
     Range,
     check_settings,
+    checkpoint_every_setting,
+    resume_setting,
     setting,
+    stop_after_steps_setting,
     stored_config,
 )
 
@@ -80,19 +82,9 @@ class CaptionConfig:
     )
     seed: int = setting(0, help="seed of the initial weights and the batch order", range=SEED)
     out_dir: str = setting("runs/caption", help="run directory", flag="--out", may_change=True)
-    checkpoint_every: int = setting(
-        0,
-        help="also write last.pt every N steps (0: off)",
-        range=Range(int, 0, MAX_STEPS),
-        may_change=True,
-    )
-    stop_after_steps: int | None = setting(
-        None,
-        help="stop with a checkpoint after N steps",
-        range=Range(int, 1, MAX_STEPS),
-        may_change=True,
-    )
-    resume: str | None = setting(None, help="the checkpoint resumed", flag="", may_change=True)
+    checkpoint_every: int = checkpoint_every_setting()
+    stop_after_steps: int | None = stop_after_steps_setting()
+    resume: str | None = resume_setting()
     progress: bool = setting(
         True, help="progress bar, or one line per epoch off a terminal", may_change=True
     )

@@ -26,7 +26,10 @@ from dualnet.apps.settings import (
     ConfigError,
     Range,
     check_settings,
+    checkpoint_every_setting,
+    resume_setting,
     setting,
+    stop_after_steps_setting,
     stored_config,
 )
 
@@ -95,19 +98,9 @@ class GanConfig:
         100, help="a sample grid and last.pt every N steps", range=Range(int, 1, MAX_STEPS)
     )
     out_dir: str = setting("runs/gan", help="run directory", flag="--out", may_change=True)
-    checkpoint_every: int = setting(
-        0,
-        help="also write last.pt every N steps (0: off)",
-        range=Range(int, 0, MAX_STEPS),
-        may_change=True,
-    )
-    stop_after_steps: int | None = setting(
-        None,
-        help="stop with a checkpoint after N steps",
-        range=Range(int, 1, MAX_STEPS),
-        may_change=True,
-    )
-    resume: str | None = setting(None, help="the checkpoint resumed", flag="", may_change=True)
+    checkpoint_every: int = checkpoint_every_setting()
+    stop_after_steps: int | None = stop_after_steps_setting()
+    resume: str | None = resume_setting()
     progress: bool = setting(
         True, help="progress bar, or one line per log record off a terminal", may_change=True
     )
