@@ -35,7 +35,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dualnet.apps.settings import ConfigError, check_settings, stored_config
+from dualnet.apps.settings import (
+    ConfigError,
+    check_settings,
+    refuse_contradicting_flags,
+    resumed_config,
+    stored_config,
+)
 from dualnet.files import atomic_write
 
 RUN_FILES = ("last.pt", "summary.json")
@@ -207,6 +213,18 @@ def last_checkpoint(run: str | Path) -> Path:
     itself."""
     path = Path(run)
     return path / "last.pt" if path.is_dir() else path
+
+
+def config_for_resume(kind: type, checkpoint_format: str, run: str, settings: dict, parser):
+    """The configuration with which ``--resume run`` continues: the one stored in the run's
+    :func:`last_checkpoint` (read as ``checkpoint_format``, configuration class ``kind``), with
+    ``settings``, the flags given, on top. A flag that contradicts the stored configuration is
+    a usage error of ``parser`` naming the flag."""
+    path = last_checkpoint(run)
+    checkpoint = load_checkpoint(path, checkpoint_format, config=kind)
+    refuse_contradicting_flags(stored_config(kind, checkpoint), settings, parser)
+    changes = {**settings, "resume": str(path), "out_dir": str(path.parent)}
+    return resumed_config(kind, checkpoint, changes)
 
 
 def best_checkpoint(run: str | Path) -> Path:

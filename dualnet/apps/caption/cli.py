@@ -22,8 +22,6 @@ from dualnet.apps.settings import (
     add_setting_flags,
     defaults_line,
     given_settings,
-    refuse_contradicting_flags,
-    resumed_config,
 )
 from dualnet.data import DatasetNotFoundError
 
@@ -109,12 +107,8 @@ def run_name(config: cfg.CaptionConfig) -> str:
 def configure(args, parser) -> cfg.CaptionConfig:
     settings = settings_of(args, parser)
     if args.resume:
-        path = runs.last_checkpoint(args.resume)
-        checkpoint = runs.load_checkpoint(path, cfg.CHECKPOINT_FORMAT, config=cfg.CaptionConfig)
-        previous = cfg.config_from_checkpoint(checkpoint)
-        refuse_contradicting_flags(previous, settings, parser)
-        changes = {**settings, "resume": str(path), "out_dir": str(path.parent)}
-        return resumed_config(cfg.CaptionConfig, checkpoint, changes)
+        kind, checkpoint_format = cfg.CaptionConfig, cfg.CHECKPOINT_FORMAT
+        return runs.config_for_resume(kind, checkpoint_format, args.resume, settings, parser)
     config = cfg.make_config(**{k: v for k, v in settings.items() if k != "out_dir"})
     config.out_dir = settings["out_dir"] or run_name(config)
     return config

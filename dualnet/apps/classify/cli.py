@@ -21,8 +21,6 @@ from dualnet.apps.settings import (
     add_setting_flags,
     defaults_line,
     given_settings,
-    refuse_contradicting_flags,
-    resumed_config,
 )
 
 
@@ -81,17 +79,6 @@ def config_for_new_run(settings: dict) -> cfg.ClassifyConfig:
     return config
 
 
-def config_for_resume(resume_from: str, settings: dict, parser) -> cfg.ClassifyConfig:
-    """The stored configuration of the run ``resume_from``; a flag that contradicts it is a
-    usage error naming the flag."""
-    path = runs.last_checkpoint(resume_from)
-    checkpoint = runs.load_checkpoint(path, cfg.CHECKPOINT_FORMAT, config=cfg.ClassifyConfig)
-    previous = cfg.config_from_checkpoint(checkpoint)
-    refuse_contradicting_flags(previous, settings, parser)
-    changes = {**settings, "resume": str(path), "out_dir": str(path.parent)}
-    return resumed_config(cfg.ClassifyConfig, checkpoint, changes)
-
-
 def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from dualnet.apps.classify.train import train
     from dualnet.apps.classify.train_numpy import train_numpy
@@ -100,7 +87,9 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     settings = given_settings(args, cfg.ClassifyConfig)
     try:
         if args.resume:
-            config = config_for_resume(args.resume, settings, parser)
+            config = runs.config_for_resume(
+                cfg.ClassifyConfig, cfg.CHECKPOINT_FORMAT, args.resume, settings, parser
+            )
         else:
             config = config_for_new_run(settings)
         trainer = train_numpy if config.backend == "numpy" else train

@@ -23,8 +23,6 @@ from dualnet.apps.settings import (
     add_setting_flags,
     defaults_line,
     given_settings,
-    refuse_contradicting_flags,
-    resumed_config,
 )
 from dualnet.data.paths import DatasetNotFoundError
 
@@ -77,24 +75,15 @@ def config_for_new_run(settings: dict) -> cfg.GanConfig:
     return config
 
 
-def config_for_resume(resume_from: str, settings: dict, parser) -> cfg.GanConfig:
-    """The stored configuration of the run ``resume_from``; a flag that contradicts it is a
-    usage error naming the flag."""
-    path = runs.last_checkpoint(resume_from)
-    checkpoint = runs.load_checkpoint(path, cfg.CHECKPOINT_FORMAT, config=cfg.GanConfig)
-    previous = cfg.config_from_checkpoint(checkpoint)
-    refuse_contradicting_flags(previous, settings, parser)
-    changes = {**settings, "resume": str(path), "out_dir": str(path.parent)}
-    return resumed_config(cfg.GanConfig, checkpoint, changes)
-
-
 def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from dualnet.apps.gan.train import train
 
     settings = given_settings(args, cfg.GanConfig)
     try:
         if args.resume:
-            config = config_for_resume(args.resume, settings, parser)
+            config = runs.config_for_resume(
+                cfg.GanConfig, cfg.CHECKPOINT_FORMAT, args.resume, settings, parser
+            )
         else:
             config = config_for_new_run(settings)
         result = train(config)
