@@ -7,9 +7,10 @@ import shlex
 import sys
 from pathlib import Path
 
+from dualnet.apps.settings import ConfigError
 from dualnet.crosscheck_report import format_table as table
 
-__all__ = ["fail", "print_json", "print_summary", "report_training", "table"]
+__all__ = ["fail", "print_json", "print_summary", "report_training", "run_training", "table"]
 
 
 def format_value(value) -> str:
@@ -70,3 +71,32 @@ def report_training(application: str, result, when_finished: str = "", as_json=F
         return 130
     print(f"stopped after step {result.steps}; continue it with: {command}", file=stream)
     return 0
+
+
+def run_training(
+    application: str, start, parser, errors: tuple, as_json=False, when_finished: str = ""
+) -> int:
+    """The action ``APPLICATION train``: ``start()`` reads the configuration and trains,
+    returning what the application's ``train`` returns; this turns what can go wrong into an
+    exit status and reports the run (:func:`report_training`, on the main process only).
+
+    A ``ConfigError`` is a usage error of ``parser`` (status 2, naming the flag); one of
+    ``errors`` (a checkpoint or data that cannot be used) and a non-finite loss end in one
+    line with status 1; Ctrl-C before the loop catches it, in one line with status 130.
+    ``when_finished`` may name the run as ``{run}``.
+    """
+    command = f"{application} train"
+    try:
+        result = start()
+    except ConfigError as error:
+        parser.error(str(error))
+    except errors as error:
+        return fail(command, str(error))
+    except FloatingPointError as error:
+        return fail(command, f"training stopped: {error}")
+    except KeyboardInterrupt:
+        return fail(command, "interrupted", status=130)
+    if not result.is_main:
+        return 0
+    next_step = when_finished.format(run=shlex.quote(str(result.out_dir)))
+    return report_training(application, result, when_finished=next_step, as_json=as_json)

@@ -15,9 +15,8 @@ from pathlib import Path
 from dualnet.apps import flags, networks, pretrained, runs, runtime
 from dualnet.apps.caption import config as cfg
 from dualnet.apps.caption.data import CaptionDataError
-from dualnet.apps.output import fail, print_json, print_summary, report_training
+from dualnet.apps.output import fail, print_json, print_summary, run_training
 from dualnet.apps.settings import (
-    ConfigError,
     Range,
     add_setting_flags,
     defaults_line,
@@ -118,21 +117,12 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from dualnet.apps.caption.train import train
     from dualnet.apps.caption.train_numpy import train_numpy
 
-    try:
+    def start():
         config = configure(args, parser)
         trainer = train_numpy if config.backend == "numpy" else train
-        result = trainer(config)
-    except ConfigError as error:
-        parser.error(str(error))
-    except ERRORS as error:
-        return fail("caption train", str(error))
-    except FloatingPointError as error:
-        return fail("caption train", f"training stopped: {error}")
-    except KeyboardInterrupt:
-        return fail("caption train", "interrupted", status=130)
-    if not result.is_main:
-        return 0
-    return report_training("caption", result, as_json=args.json)
+        return trainer(config)
+
+    return run_training("caption", start, parser, ERRORS, as_json=args.json)
 
 
 def add_sample(actions) -> None:

@@ -15,9 +15,8 @@ from pathlib import Path
 from dualnet.apps import flags, runs
 from dualnet.apps.classify import config as cfg
 from dualnet.apps.classify.models import MODELS
-from dualnet.apps.output import fail, print_json, report_training, table
+from dualnet.apps.output import fail, print_json, run_training, table
 from dualnet.apps.settings import (
-    ConfigError,
     add_setting_flags,
     defaults_line,
     given_settings,
@@ -85,7 +84,8 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from dualnet.data import DatasetNotFoundError
 
     settings = given_settings(args, cfg.ClassifyConfig)
-    try:
+
+    def start():
         if args.resume:
             config = runs.config_for_resume(
                 cfg.ClassifyConfig, cfg.CHECKPOINT_FORMAT, args.resume, settings, parser
@@ -93,18 +93,10 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         else:
             config = config_for_new_run(settings)
         trainer = train_numpy if config.backend == "numpy" else train
-        result = trainer(config)
-    except ConfigError as error:
-        parser.error(str(error))
-    except (runs.CheckpointError, DatasetNotFoundError) as error:
-        return fail("classify train", str(error))
-    except FloatingPointError as error:
-        return fail("classify train", f"training stopped: {error}")
-    except KeyboardInterrupt:
-        return fail("classify train", "interrupted", status=130)
-    if not result.is_main:
-        return 0
-    return report_training("classify", result, as_json=args.json)
+        return trainer(config)
+
+    errors = (runs.CheckpointError, DatasetNotFoundError)
+    return run_training("classify", start, parser, errors, as_json=args.json)
 
 
 def add_eval(actions) -> None:

@@ -10,14 +10,13 @@ or, with ``--resume RUN``, from the run's checkpoint (plus the flags that may ch
 from __future__ import annotations
 
 import argparse
-import shlex
 from pathlib import Path
 
 from dualnet.apps import flags, runs
 from dualnet.apps.gan import config as cfg
 from dualnet.apps.gan.data import DigitsError
 from dualnet.apps.gan.models import LOSSES, MODELS
-from dualnet.apps.output import fail, print_json, print_summary, report_training
+from dualnet.apps.output import fail, print_json, print_summary, run_training
 from dualnet.apps.settings import (
     ConfigError,
     add_setting_flags,
@@ -79,26 +78,18 @@ def run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from dualnet.apps.gan.train import train
 
     settings = given_settings(args, cfg.GanConfig)
-    try:
+
+    def start():
         if args.resume:
             config = runs.config_for_resume(
                 cfg.GanConfig, cfg.CHECKPOINT_FORMAT, args.resume, settings, parser
             )
         else:
             config = config_for_new_run(settings)
-        result = train(config)
-    except ConfigError as error:
-        parser.error(str(error))
-    except ERRORS as error:
-        return fail("gan train", str(error))
-    except FloatingPointError as error:
-        return fail("gan train", f"training stopped: {error}")
-    except KeyboardInterrupt:
-        return fail("gan train", "interrupted", status=130)
-    if not result.is_main:
-        return 0
-    evaluate = f"evaluate it with: dualnet gan eval {shlex.quote(str(result.out_dir))}"
-    return report_training("gan", result, when_finished=evaluate, as_json=args.json)
+        return train(config)
+
+    evaluate = "evaluate it with: dualnet gan eval {run}"
+    return run_training("gan", start, parser, ERRORS, as_json=args.json, when_finished=evaluate)
 
 
 def add_sample(actions) -> None:
