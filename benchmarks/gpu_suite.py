@@ -44,7 +44,7 @@ process, measures ``torch.cuda.max_memory_allocated`` (reset at the start, and b
 throughput row) and writes its figures to a JSON file for the parent. A fresh process per item
 isolates what one item leaves behind from the next: the CUDA caching allocator's pool (so the
 peaks do not include an earlier item's tensors), ``torch.compile``'s caches and global flags
-such as ``torch.use_deterministic_algorithms``; and a crash, hang or out-of-memory error ends
+such as ``torch.set_deterministic_debug_mode``; and a crash, hang or out-of-memory error ends
 one item, not the suite. The price, about two seconds per item for starting Python and CUDA,
 is counted in each item's time. A dependency between items goes through files only: the
 quick ``visualize-fool`` looks into the network the quick ``classify-93`` trained.

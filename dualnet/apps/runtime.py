@@ -143,8 +143,12 @@ def stop_on_interrupt() -> Iterator[StopRequest]:
 
 def training_device(name: str, context: DistributedContext) -> torch.device:
     """The device this process trains on; on the CPU, PyTorch's deterministic algorithms too,
-    so that a run and a resumed run end with the same weights."""
+    so that a run and a resumed run end with the same weights.
+
+    ``set_deterministic_debug_mode("warn")`` is ``use_deterministic_algorithms(True,
+    warn_only=True)`` without the latter's import of TorchInductor's configuration (about a
+    second at every start; it only tunes what ``torch.compile`` benchmarks on a GPU)."""
     device = resolve_device(name, context.local_rank)
     if device.type == "cpu":
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.set_deterministic_debug_mode("warn")
     return device

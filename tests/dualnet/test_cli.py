@@ -121,6 +121,20 @@ def test_a_command_that_draws_nothing_never_imports_matplotlib():
     assert result.stdout.splitlines()[-1] == "0 []"
 
 
+def test_training_on_the_cpu_is_deterministic_without_importing_inductor():
+    # torch.use_deterministic_algorithms imports TorchInductor's configuration: a second at
+    # the start of every training run
+    code = (
+        "import sys, torch; from dualnet.apps import runtime; "
+        "device = runtime.training_device('cpu', runtime.DistributedContext()); "
+        "print(device, torch.are_deterministic_algorithms_enabled(), "
+        "torch.is_deterministic_algorithms_warn_only_enabled(), 'torch._inductor' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["cpu", "True", "True", "False"]
+
+
 def test_version_and_a_negative_seed(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--version"])
