@@ -636,9 +636,11 @@ def max_pool_backward_fast(dout: np.ndarray, cache):
     are a strided slice of ``dx`` of the output's shape; they receive
     :math:`\overline{\mathrm{out}}` where ``winner == k PW + l`` and zero elsewhere. When
     windows overlap (stride smaller than the window) the contributions are added; otherwise
-    each input belongs to at most one window and is written directly. The images are taken a
-    block at a time (:data:`POOL_BLOCK_ENTRIES`), so that the block's gradient stays in the
-    cache through the passes.
+    each input belongs to at most one window and is written directly. Where the windows tile
+    the input (stride = window, sizes divisible) every entry is written once, so ``dx`` is not
+    zeroed first (zeroing took a sixth of the float32 pass). The images are taken a block at a
+    time (:data:`POOL_BLOCK_ENTRIES`), so that the block's gradient stays in the cache through
+    the passes.
 
     Args:
         dout: Upstream gradient, shape ``(N, C, H', W')``.
@@ -651,8 +653,10 @@ def max_pool_backward_fast(dout: np.ndarray, cache):
     x, winner, pool_param = cache
     ph, pw, stride = pool_settings(func, pool_param)
     check_shape(func, "dout", dout, winner.shape, "(N, C, H', W')")
-    dx = np.zeros(x.shape, dtype=np.result_type(x, dout))
     overlapping = stride < ph or stride < pw
+    # windows that tile the input write every entry of dx once: no need to zero it first
+    tiled = stride == ph == pw and x.shape[2] % ph == 0 and x.shape[3] % pw == 0
+    dx = (np.empty if tiled else np.zeros)(x.shape, dtype=np.result_type(x, dout))
     blocks = list(_image_blocks(x.shape[0], x[0].size, POOL_BLOCK_ENTRIES))
     chosen = np.empty((blocks[0][1], *winner.shape[1:]), dtype=bool)
     for start, stop in blocks:
