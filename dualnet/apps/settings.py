@@ -361,7 +361,7 @@ def resumed_config(kind: type, checkpoint: dict, settings: dict):
     previous = stored_config(kind, checkpoint)
     check_same_run(previous, settings)
     changes = {k: v for k, v in settings.items() if v is not None}
-    config = replace(previous, stop_after_steps=None, **changes)
+    config = replace(previous, **{"stop_after_steps": None, **changes})
     config.check()
     return config
 

@@ -63,11 +63,14 @@ def test_train_sample_and_evaluate_a_run(capsys, tmp_path):
 
 
 def test_resume_with_the_run_directory_alone(capsys, tmp_path):
-    assert cli.main(["gan", "train", *QUICK, "--out", "run", "--stop-after-steps", "3"]) == 0
-    assert "stopped after step 3; continue it with: dualnet gan train --resume run" in (
+    assert cli.main(["gan", "train", *QUICK, "--out", "run", "--stop-after-steps", "2"]) == 0
+    assert "stopped after step 2; continue it with: dualnet gan train --resume run" in (
         capsys.readouterr().out
     )
-    assert cli.main(["gan", "train", "--resume", "run", "--no-progress"]) == 0
+    resume = ["gan", "train", "--resume", "run", "--no-progress"]
+    assert cli.main([*resume, "--stop-after-steps", "3"]) == 0  # one more piece
+    assert "stopped after step 3; continue it with" in capsys.readouterr().out
+    assert cli.main(resume) == 0
     assert json.loads((tmp_path / "run/summary.json").read_text())["steps"] == 4
 
     with pytest.raises(SystemExit) as exit_info:

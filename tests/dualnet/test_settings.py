@@ -100,6 +100,8 @@ def test_only_given_settings_that_may_not_change_contradict():
 def test_a_resumed_configuration_applies_what_may_change_and_runs_on():
     config = resumed_config(Settings, checkpoint(), {"device": "cuda"})
     assert config == Settings(lr=0.1, device="cuda", stop_after_steps=None, steps=5)
+    stopped_again = resumed_config(Settings, checkpoint(), {"stop_after_steps": 4})
+    assert stopped_again == Settings(lr=0.1, stop_after_steps=4, steps=5)
     with pytest.raises(ConfigError, match=r"cannot resume with lr=0.5: .* made with lr=0.1"):
         resumed_config(Settings, checkpoint(), {"lr": 0.5})
     with pytest.raises(ConfigError, match="--lr must be greater than 0"):  # checked
