@@ -227,8 +227,8 @@ def test_a_huge_gradient_penalty_is_blamed_on_lambda_gp(capsys):
     line = error_line(argv, 1, capsys)
     assert line == (
         "training stopped: a loss became non-finite at step 1; nothing was saved after it. "
-        "Try a smaller --lambda-gp (now 1e+308, default 10) or --lr (now 0.0001, default "
-        "0.0001)."
+        "Try a smaller --lambda-gp (now 1e+308, default 10) or --lr (now 0.001, default "
+        "0.001)."
     )
     assert not Path("run/last.pt").exists()
 
