@@ -48,8 +48,8 @@ WGAN_STEPS = {"fc": 1600, "dc": 200}
 """Default generator steps with WGAN-GP, whose every step holds five critic steps, each with
 the gradient penalty's double backward, chosen by measurement (the docs' table): on an idle
 2-core CPU a minute and a half of training for the fully connected pair and three and a half
-minutes for DCGAN, the first step count of 40 at which both seeds tried read well
-(confident fraction 0.72-0.73, fcd 31-37)."""
+minutes for DCGAN: of 120, 160, 200 and 240 steps, the first at which both seeds tried read
+well (confident fraction 0.72-0.73, fcd 31-37)."""
 WGAN_ADAM = {"lr": 1e-3, "beta1": 0.5, "beta2": 0.9}
 """Adam for WGAN-GP: ten times the paper's rate with its beta2 and the course's beta1. After
 160 DCGAN steps the paper's 1e-4 with betas (0, 0.9) still drew blobs (fcd 614)."""
